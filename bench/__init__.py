@@ -1,0 +1,1 @@
+"""Benchmarks and load scenarios; run by hand, never by the test suite."""

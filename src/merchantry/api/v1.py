@@ -1,0 +1,37 @@
+"""Version 1 of the JSON API, mounted at ``/api/v1/``."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+
+from merchantry import __version__
+from merchantry.api.problems import install_problem_handlers
+from merchantry.api.schemas import ApiInfo
+
+
+def build_api(*, version: str) -> NinjaAPI:
+    """Create an API instance with our conventions for ``version``."""
+    api = NinjaAPI(
+        title="Merchantry API",
+        version=version,
+        description=(
+            "The Admin API (`/admin/`, for staff and secret keys) and the Store API "
+            "(`/store/`, for storefronts with a publishable key). Errors are "
+            "`application/problem+json` (RFC 9457)."
+        ),
+        urls_namespace=f"api-v{version}",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_problem_handlers(api)
+    return api
+
+
+api = build_api(version="1")
+
+
+@api.get("/", response=ApiInfo, tags=["meta"], summary="API and server version")
+def api_info(request: HttpRequest) -> dict[str, str]:
+    """Return the server and API versions; needs no credentials."""
+    return {"name": "Merchantry", "version": __version__, "api_version": "1"}

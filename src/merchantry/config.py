@@ -1,0 +1,382 @@
+"""
+Merchantry's configuration: one typed object read from the environment.
+
+Every setting a self-hoster may change is a field of :class:`Config`, read from
+environment variables (and from a ``.env`` file in the working directory when
+one exists). The object is validated once, at start-up; an invalid value stops
+the process with :class:`ConfigError`, whose message names the variable and
+what is wrong with it, so the command line can print one clear line instead of
+a traceback.
+
+Django's settings (``merchantry.settings``) are derived from this object and
+nothing else reads the environment directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import dj_database_url
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Config", "ConfigError", "get_config", "load_config"]
+
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a key)
+
+# Values people paste from tutorials. A key that contains one of these is
+# refused even when it is long enough, because it is public knowledge.
+_PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "your-secret",
+    "your_secret",
+    "secret-key",
+    "secretkey",
+    "django-insecure",
+    "placeholder",
+    "example",
+    "xxxxxxxx",
+)
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class ConfigError(Exception):
+    """The environment holds a value Merchantry cannot start with."""
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _parse_flags(value: Any) -> Any:
+    """Parse ``name=on,other=off`` into ``{"name": True, "other": False}``."""
+    if not isinstance(value, str):
+        return value
+    flags: dict[str, bool] = {}
+    for item in _split_csv(value):
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+            raise ValueError(f"{name!r} is not a flag name (lowercase letters, digits, _)")
+        raw = raw.strip().lower() if sep else "on"
+        if raw in ("1", "true", "on", "yes"):
+            flags[name] = True
+        elif raw in ("0", "false", "off", "no"):
+            flags[name] = False
+        else:
+            raise ValueError(f"flag {name!r} must be on or off, not {raw!r}")
+    return flags
+
+
+class Config(BaseSettings):
+    """The effective configuration of one Merchantry process."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        validation_alias=AliasChoices("MERCHANTRY_DATA_DIR"),
+        description="Folder for the embedded database, the generated secret key and media.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path or postgres://user:pass@host:port/name; "
+        "default: SQLite in the data folder.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db; enables the shared cache and rate-limit storage.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs sessions and tokens; generated into the data folder when unset.",
+    )
+    debug: bool = Field(default=False, description="Django debug mode; never in production.")
+    host: str = Field(default="127.0.0.1", description="Address `merchantry serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `merchantry serve` uses.")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "[::1]"],
+        description="Comma-separated host names this installation answers to.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="json (one object a line), console (readable), or auto "
+        "(console on a terminal, json otherwise).",
+    )
+    job_queue: Literal["database", "redis"] = Field(
+        default="database",
+        validation_alias=AliasChoices("MERCHANTRY_JOB_QUEUE"),
+        description="Where background jobs wait: the database, or Redis (RQ; needs REDIS_URL).",
+    )
+    web_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("MERCHANTRY_WEB_WORKERS"),
+        description="Web server processes started by `merchantry serve`.",
+    )
+    max_request_body: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        validation_alias=AliasChoices("MERCHANTRY_MAX_REQUEST_BODY"),
+        description="Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MERCHANTRY_SECURE_COOKIES"),
+        description="Send cookies only over HTTPS; default: on unless DEBUG.",
+    )
+    hsts_seconds: int = Field(
+        default=31_536_000,
+        ge=0,
+        validation_alias=AliasChoices("MERCHANTRY_HSTS_SECONDS"),
+        description="Strict-Transport-Security max-age when not in DEBUG; 0 disables it.",
+    )
+    trust_proxy_headers: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("MERCHANTRY_TRUST_PROXY_HEADERS"),
+        description="Believe X-Forwarded-Proto/For from a reverse proxy in front of Merchantry.",
+    )
+    feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("MERCHANTRY_FEATURE_FLAGS"),
+        description="Installation-wide flag defaults, e.g. `new_checkout=on,beta_search=off`.",
+    )
+
+    # -- validators ---------------------------------------------------------
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        hosts = _split_csv(value)
+        if isinstance(hosts, list) and not hosts:
+            raise ValueError("must name at least one host")
+        return hosts
+
+    @field_validator("feature_flags", mode="before")
+    @classmethod
+    def _flags(cls, value: Any) -> Any:
+        return _parse_flags(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        level = str(value).strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return str(value).strip().lower()
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = str(value).strip()
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in _DATABASE_SCHEMES:
+            raise ValueError(
+                "not a supported database URL; use sqlite:///path/to/file.sqlite3 "
+                "or postgres://user:password@host:5432/name"
+            )
+        try:
+            parsed = dj_database_url.parse(url)
+        except ValueError as exc:
+            raise ValueError(f"malformed database URL ({exc})") from None
+        if not parsed.get("NAME"):
+            raise ValueError("the database URL names no database")
+        if scheme != "sqlite" and not parsed.get("HOST"):
+            # A socket path is allowed: postgres://%2Fvar%2Frun%2Fpostgresql/name
+            raise ValueError("the database URL names no host")
+        return url
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = str(value).strip()
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in _REDIS_SCHEMES:
+            raise ValueError("not a Redis URL; use redis://host:6379/0")
+        return url
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _secret_key(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if len(raw) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(
+                f"too short ({len(raw)} characters); use at least {SECRET_KEY_MIN_LENGTH} "
+                "random characters, or unset it to have one generated"
+            )
+        lowered = raw.lower()
+        if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+            raise ValueError("looks like a placeholder; use a random value")
+        if len(set(raw)) < 10:
+            raise ValueError("too few distinct characters to be random")
+        return raw
+
+    @model_validator(mode="after")
+    def _queue_needs_redis(self) -> Config:
+        if self.job_queue == "redis" and not self.redis_url:
+            raise ValueError("MERCHANTRY_JOB_QUEUE=redis needs REDIS_URL to be set")
+        return self
+
+    # -- derived values -----------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'merchantry.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.lower().startswith("sqlite")
+
+    @property
+    def effective_secure_cookies(self) -> bool:
+        return (not self.debug) if self.secure_cookies is None else self.secure_cookies
+
+    def resolved_log_format(self, *, isatty: bool) -> str:
+        if self.log_format == "auto":
+            return "console" if isatty else "json"
+        return self.log_format
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data folder (with its media and static subfolders) when missing."""
+        path = self.data_dir.resolve()
+        (path / "media").mkdir(parents=True, exist_ok=True)
+        (path / "static").mkdir(parents=True, exist_ok=True)
+        return path
+
+    def effective_secret_key(self) -> str:
+        """
+        Return SECRET_KEY, or the key generated into the data folder.
+
+        The embedded default needs no configuration: the first start writes a
+        random key to ``<data dir>/secret_key`` (readable by the owner only) and
+        every later start reuses it, so sessions survive restarts.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.ensure_data_dir() / SECRET_KEY_FILE
+        try:
+            existing = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            existing = ""
+        if existing:
+            return existing
+        key = secrets.token_urlsafe(50)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+        return key
+
+    def masked(self) -> dict[str, str]:
+        """Return the effective configuration for display, secrets masked."""
+        rows: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            env_name = _env_name(name, field)
+            value = getattr(self, name)
+            if name == "secret_key":
+                shown = (
+                    "******** (from environment)"
+                    if value is not None
+                    else f"******** (generated in {self.data_dir / SECRET_KEY_FILE})"
+                )
+            elif name == "database_url":
+                shown = _mask_url(self.effective_database_url)
+            elif name == "redis_url":
+                shown = _mask_url(value) if value else "(unset: in-memory cache)"
+            elif isinstance(value, list):
+                shown = ",".join(value)
+            elif isinstance(value, dict):
+                shown = ",".join(f"{k}={'on' if v else 'off'}" for k, v in value.items()) or "-"
+            elif value is None:
+                shown = "(default)"
+            else:
+                shown = str(value)
+            rows[env_name] = shown
+        return rows
+
+
+def _env_name(name: str, field: Any) -> str:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return name.upper()
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password of a URL: ``postgres://user:****@host/db``."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", url)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field_name = str(item["loc"][0]) if item["loc"] else ""
+        field = Config.model_fields.get(field_name)
+        env_name = _env_name(field_name, field) if field else field_name.upper()
+        message = item["msg"]
+        message = message.removeprefix("Value error, ")
+        if item["type"] == "literal_error" and field is not None:
+            message = f"{message} (got {item.get('input')!r})"
+        parts.append(f"{env_name}: {message}" if env_name else message)
+    return "; ".join(parts)
+
+
+def load_config(**overrides: Any) -> Config:
+    """
+    Read and validate the configuration from the environment.
+
+    Raise :class:`ConfigError` with one readable line when a value is invalid.
+    """
+    try:
+        return Config(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_config() -> Config:
+    """Return the process-wide configuration, loading it on first use."""
+    return load_config()

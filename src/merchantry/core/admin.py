@@ -1,0 +1,65 @@
+"""Admin screens for the platform tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from unfold.admin import ModelAdmin
+
+from merchantry.core import flags
+from merchantry.core.models import AuditEvent, FeatureFlag, PeriodicJobState
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ModelAdmin):
+    """The audit trail, read-only: nobody edits or deletes history."""
+
+    list_display = ("created_at", "action", "actor_label_or_key", "target_type", "target_label")
+    list_filter = ("action", "target_type")
+    search_fields = ("action", "actor", "actor_label", "target_id", "target_label", "request_id")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    list_per_page = 50
+    show_full_result_count = False
+
+    @admin.display(description="Actor")
+    def actor_label_or_key(self, obj: AuditEvent) -> str:
+        return obj.actor_label or obj.actor
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FeatureFlag)
+class FeatureFlagAdmin(ModelAdmin):
+    list_display = ("name", "shop_id", "enabled", "updated_at")
+    list_filter = ("enabled",)
+    search_fields = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: FeatureFlag, form: Any, change: bool) -> None:
+        # Through the service, so the change is audited and the cache cleared.
+        saved = flags.flag_set(obj.name, obj.enabled, shop=obj.shop_id, actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: FeatureFlag) -> None:
+        flags.flag_clear(obj.name, shop=obj.shop_id, actor=request.user)
+
+
+@admin.register(PeriodicJobState)
+class PeriodicJobStateAdmin(ModelAdmin):
+    list_display = ("name", "next_run_at", "last_run_at", "last_result_id")
+    readonly_fields = ("name", "next_run_at", "last_run_at", "last_result_id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

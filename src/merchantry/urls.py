@@ -1,0 +1,22 @@
+"""The URL map: admin, versioned APIs, health probes and the storefront."""
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from merchantry.api.v1 import api as api_v1
+from merchantry.core import health
+from merchantry.core.views import api_not_found
+from merchantry.storefront import views as storefront
+
+admin.site.site_header = "Merchantry"
+admin.site.site_title = "Merchantry admin"
+admin.site.index_title = "Shop administration"
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api_v1.urls),
+    re_path(r"^api/", api_not_found),
+    path("", storefront.home, name="storefront-home"),
+]

@@ -1,0 +1,1 @@
+"""Fake third-party servers that speak the real API contracts (one module per provider)."""

@@ -1,0 +1,21 @@
+"""
+Settings for the test suite: the real settings, with a throw-away data folder
+so tests never touch a developer's ./data (database, generated secret key).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("MERCHANTRY_DATA_DIR", tempfile.mkdtemp(prefix="merchantry-tests-"))
+
+from merchantry.settings import *  # noqa: F403
+from merchantry.settings import ALLOWED_HOSTS
+
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+# The manifest storage needs `collectstatic`; tests render templates without it.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Hashing with argon2's production cost makes every created user take ~50 ms.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
