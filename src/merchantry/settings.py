@@ -135,6 +135,8 @@ if CONFIG.job_queue == "redis":
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# The RQ dashboard in the admin only makes sense when jobs wait in Redis.
+RQ_SHOW_ADMIN_LINK = CONFIG.job_queue == "redis"
 RQ_QUEUES = {
     "default": {
         "URL": CONFIG.redis_url or "redis://127.0.0.1:6379/0",
@@ -159,6 +161,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/admin/"
 
 
 # -- Security -------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The URL map: admin, versioned APIs, health probes and the storefront."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 
 from merchantry.api.v1 import api as api_v1
 from merchantry.core import health
@@ -15,6 +17,7 @@ admin.site.index_title = "Shop administration"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("favicon.ico", RedirectView.as_view(url=static("storefront/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/v1/", api_v1.urls),
     re_path(r"^api/", api_not_found),
