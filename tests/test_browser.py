@@ -49,9 +49,11 @@ def test_staff_signs_in_to_the_admin_without_csp_violations(live_server, browser
     problems: list[str] = []
     page.on(
         "console",
-        lambda msg: problems.append(msg.text)
-        if msg.type == "error" or "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" or "Content Security Policy" in msg.text
+            else None
+        ),
     )
 
     # when they sign in through the login form
