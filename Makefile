@@ -40,17 +40,17 @@ lint: install
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+test: lint docs pytest
 
 format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
 docs: install
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs-serve: install
-	$(BIN)/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8001
 
 lock: install
 	$(BIN)/uv lock

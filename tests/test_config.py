@@ -158,3 +158,23 @@ def test_feature_flag_defaults_are_parsed() -> None:
 def test_load_config_raises_config_error_not_pydantic_error() -> None:
     with pytest.raises(ConfigError, match=r"^PORT: "):
         load_config(port=0)
+
+
+def test_unprefixed_names_of_merchantry_variables_are_ignored(tmp_path: Path) -> None:
+    # DATA_DIR and JOB_QUEUE are common names other programs set; only the
+    # MERCHANTRY_ prefixed variables configure Merchantry.
+    env = _env(tmp_path, DATA_DIR="/nonexistent/elsewhere", JOB_QUEUE="redis")
+    result = run_merchantry("check-config", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "/nonexistent/elsewhere" not in result.stdout
+    assert (
+        "MERCHANTRY_JOB_QUEUE           database"
+        in result.stdout.replace("  database", " database")
+        or "database" in result.stdout
+    )
+
+
+def test_empty_variables_mean_unset(tmp_path: Path) -> None:
+    result = run_merchantry("check-config", env=_env(tmp_path, DEBUG="", PORT=""), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "8000" in result.stdout

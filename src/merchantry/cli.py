@@ -274,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args[0] in COMMANDS:
         return COMMANDS[args[0]](args[1:])
+    if args[0] == "help" and len(args) == 2 and args[1] in COMMANDS:
+        return COMMANDS[args[1]](["--help"])
     if args[:2] == ["help", "--django"]:
         args = ["help"]
     bootstrap()

@@ -98,7 +98,8 @@ class Config(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
-        populate_by_name=True,
+        # An empty variable (DEBUG=) means "not set", not "invalid".
+        env_ignore_empty=True,
     )
 
     data_dir: Path = Field(
@@ -164,7 +165,8 @@ class Config(BaseSettings):
     trust_proxy_headers: bool = Field(
         default=False,
         validation_alias=AliasChoices("MERCHANTRY_TRUST_PROXY_HEADERS"),
-        description="Believe X-Forwarded-Proto/For from a reverse proxy in front of Merchantry.",
+        description="Believe X-Forwarded-Proto and X-Forwarded-Host from a reverse proxy "
+        "in front of Merchantry.",
     )
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
         default_factory=dict,
@@ -345,15 +347,24 @@ def _env_name(name: str, field: Any) -> str:
     return name.upper()
 
 
+_FIELD_BY_ENV_NAME = {_env_name(name, field): name for name, field in Config.model_fields.items()}
+
+
 def _mask_url(url: str) -> str:
     """Hide the password of a URL: ``postgres://user:****@host/db``."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1****@", url)
+
+
+def _validation_key(field_name: str) -> str:
+    field = Config.model_fields.get(field_name)
+    return _env_name(field_name, field) if field and field.validation_alias else field_name
 
 
 def _describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         field_name = str(item["loc"][0]) if item["loc"] else ""
+        field_name = _FIELD_BY_ENV_NAME.get(field_name.upper(), field_name)
         field = Config.model_fields.get(field_name)
         env_name = _env_name(field_name, field) if field else field_name.upper()
         message = item["msg"]
@@ -368,10 +379,16 @@ def load_config(**overrides: Any) -> Config:
     """
     Read and validate the configuration from the environment.
 
+    ``overrides`` take precedence over the environment; name them as the
+    environment does (``PORT=...``, ``MERCHANTRY_DATA_DIR=...``).
+
     Raise :class:`ConfigError` with one readable line when a value is invalid.
     """
     try:
-        return Config(**overrides)
+        fields = {
+            _FIELD_BY_ENV_NAME.get(key.upper(), key): value for key, value in overrides.items()
+        }
+        return Config(**{_validation_key(name): value for name, value in fields.items()})
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
 

@@ -36,6 +36,7 @@ logconfig_dict["loggers"]["gunicorn.error"] = {
 # The runtime control socket is one fixed path per user; two installations on
 # one machine would fight over it, and nothing here uses it.
 control_socket_disable = True
-if _config.trust_proxy_headers:
-    forwarded_allow_ips = "*"
+# gunicorn believes X-Forwarded-Proto from loopback by default; believe it
+# from nobody unless the operator says a proxy stands in front.
+forwarded_allow_ips = "*" if _config.trust_proxy_headers else ""
 proc_name = "merchantry-web"

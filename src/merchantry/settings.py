@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "merchantry.core.middleware.RequestContextMiddleware",
+    # Near the top so it sees the responses every inner layer produces.
+    "merchantry.core.middleware.ApiProblemMiddleware",
     "merchantry.core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -57,7 +59,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "merchantry.core.middleware.ApiProblemMiddleware",
 ]
 
 ROOT_URLCONF = "merchantry.urls"
@@ -181,12 +182,21 @@ if not DEBUG and CONFIG.hsts_seconds:
 if CONFIG.trust_proxy_headers:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
-CSRF_TRUSTED_ORIGINS = [
-    f"{scheme}://{host}:{CONFIG.port}"
-    for host in CONFIG.allowed_hosts
-    if host not in ("*",) and not host.startswith(".")
-    for scheme in ("http", "https")
-]
+# Origins allowed to POST forms (the admin): each host directly on PORT, and
+# behind a TLS-terminating proxy on the default port.
+CSRF_TRUSTED_ORIGINS = sorted(
+    {
+        origin
+        for host in CONFIG.allowed_hosts
+        if host != "*"
+        for name in [f"*{host}" if host.startswith(".") else host]
+        for origin in (
+            f"https://{name}",
+            f"http://{name}:{CONFIG.port}",
+            f"https://{name}:{CONFIG.port}",
+        )
+    }
+)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = CONFIG.max_request_body
 MERCHANTRY_MAX_REQUEST_BODY = CONFIG.max_request_body

@@ -157,3 +157,31 @@ def test_racing_schedulers_claim_a_period_once() -> None:
 
     # then exactly one claimed it
     assert sorted(claims) == [False] * 7 + [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_on_commit_waits_for_commit_and_drops_on_rollback(tmp_path: Path) -> None:
+    from django.db import transaction
+
+    committed, rolled_back = tmp_path / "committed.json", tmp_path / "rolled-back.json"
+    with transaction.atomic():
+        write_context.enqueue_on_commit(str(committed))
+        assert not committed.exists(), "must not run before the commit"
+    assert committed.exists()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        write_context.enqueue_on_commit(str(rolled_back))
+        raise RuntimeError("the service failed")
+    assert not rolled_back.exists()
+
+
+def test_inline_job_leaves_the_callers_log_context_intact(tmp_path: Path) -> None:
+    import structlog
+
+    with structlog.contextvars.bound_contextvars(request_id="outer-1", shop="demo"):
+        result = write_context.enqueue(str(tmp_path / "x.json"))
+        after = structlog.contextvars.get_contextvars()
+    assert result.return_value == "outer-1"
+    assert after["request_id"] == "outer-1"
+    assert after["shop"] == "demo"
+    assert "job" not in after

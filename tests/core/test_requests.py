@@ -246,3 +246,32 @@ def test_logged_tracebacks_carry_no_local_variables() -> None:
     rendered = formatter.format(record)
     assert "ValueError" in rendered
     assert "hunter2-secret" not in rendered
+
+
+def test_health_probes_answer_head(client: Client) -> None:
+    assert client.head("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unsafe_method_on_unknown_api_route_is_a_404_problem(client: Client, method: str) -> None:
+    csrf_client = Client(enforce_csrf_checks=True)
+    response = getattr(csrf_client, method)("/api/v1/nowhere", content_type="application/json")
+    assert response.status_code == 404
+    assert _problem(response)["code"] == "not_found"
+
+
+def test_unknown_host_on_api_is_a_400_problem(client: Client) -> None:
+    response = client.get("/api/v1/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert _problem(response)["code"] == "bad_request"
+
+
+def test_api_root_without_slash_redirects(client: Client) -> None:
+    response = client.get("/api/v1")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/"
+
+
+def test_csrf_trusted_origins_cover_direct_and_proxied_access(settings) -> None:
+    assert "https://localhost" in settings.CSRF_TRUSTED_ORIGINS
+    assert "http://127.0.0.1:8000" in settings.CSRF_TRUSTED_ORIGINS

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from merchantry import __version__
 from merchantry.core.logging import get_logger
@@ -61,14 +61,14 @@ CHECKS: dict[str, Callable[[], None]] = {
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Answer 200 while the process is alive; no I/O."""
     return JsonResponse({"status": "ok", "version": __version__})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     """Answer 200 when every dependency answers, 503 naming those that do not."""
     checks: dict[str, str] = {}

@@ -11,7 +11,8 @@ worker's log lines for the job share the request's id::
     def send_order_confirmation(order_id: int) -> None:
         ...
 
-    send_order_confirmation.enqueue(order_id=order.pk)   # in a service, on commit
+    # in a service, once the transaction that created the order commits:
+    send_order_confirmation.enqueue_on_commit(order_id=order.pk)
 
 Make it periodic by stacking :func:`periodic` on top::
 
@@ -37,7 +38,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from django_tasks.base import (
@@ -49,7 +50,7 @@ from django_tasks.base import (
 )
 from django_tasks.utils import get_module_path
 
-from merchantry.core.context import bind, current_request_id, new_request_id
+from merchantry.core.context import current_request_id, new_request_id
 from merchantry.core.models import PeriodicJobState
 
 __all__ = [
@@ -64,7 +65,7 @@ __all__ = [
 
 P = ParamSpec("P")
 T = TypeVar("T")
-REQUEST_ID_KWARG = "_request_id"
+REQUEST_ID_KWARG = "_merchantry_request_id"
 logger = structlog.get_logger(__name__)
 
 
@@ -79,6 +80,16 @@ class ContextTask(Task[P, T]):
     async def aenqueue(self, *args: P.args, **kwargs: P.kwargs) -> TaskResult[T]:
         kwargs.setdefault(REQUEST_ID_KWARG, current_request_id())
         return await Task.aenqueue(self, *args, **kwargs)
+
+    def enqueue_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """
+        Enqueue once the current transaction commits; never if it rolls back.
+
+        Outside a transaction this enqueues at once. The request id is taken
+        now, while the request is still the current context.
+        """
+        kwargs.setdefault(REQUEST_ID_KWARG, current_request_id())
+        transaction.on_commit(lambda: Task.enqueue(self, *args, **kwargs))
 
 
 def _elapsed_ms(started: float) -> float:
@@ -102,21 +113,20 @@ def job(
         path = get_module_path(func)
 
         @functools.wraps(func)
-        def run(*args: Any, _request_id: str | None = None, **kwargs: Any) -> T:
-            structlog.contextvars.clear_contextvars()
-            bind(request_id=_request_id or new_request_id(), job=path)
-            started = time.perf_counter()
-            logger.info("job_started")
-            try:
-                outcome = func(*args, **kwargs)
-            except Exception:
-                logger.exception("job_failed", duration_ms=_elapsed_ms(started))
-                raise
-            else:
+        def run(*args: Any, **kwargs: Any) -> T:
+            request_id = kwargs.pop(REQUEST_ID_KWARG, None) or new_request_id()
+            # bound_contextvars restores the caller's context afterwards, which
+            # matters when a job runs inline inside a request.
+            with structlog.contextvars.bound_contextvars(request_id=request_id, job=path):
+                started = time.perf_counter()
+                logger.info("job_started")
+                try:
+                    outcome = func(*args, **kwargs)
+                except Exception:
+                    logger.exception("job_failed", duration_ms=_elapsed_ms(started))
+                    raise
                 logger.info("job_finished", duration_ms=_elapsed_ms(started))
                 return outcome
-            finally:
-                structlog.contextvars.clear_contextvars()
 
         return ContextTask(
             func=run,
@@ -180,9 +190,9 @@ def run_due_jobs(jobs: dict[str, PeriodicJob] | None = None) -> list[str]:
     for periodic_job in (jobs if jobs is not None else periodic_jobs()).values():
         if not _claim(periodic_job, now):
             continue
-        bind(request_id=new_request_id())
         try:
-            result = periodic_job.task.enqueue()
+            with structlog.contextvars.bound_contextvars(request_id=new_request_id()):
+                result = periodic_job.task.enqueue()
         except Exception:
             logger.exception("periodic_job_enqueue_failed", job=periodic_job.name)
             continue

@@ -110,6 +110,8 @@ def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
 
 
 _API_STATUS_PROBLEMS = {
+    400: ("bad_request", "Bad request", "The request could not be understood."),
+    403: ("permission_denied", "Permission denied", "This request is not allowed."),
     404: ("not_found", "Not found", "No API route matches this path."),
     405: ("method_not_allowed", "Method not allowed", "This route does not accept this method."),
 }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from merchantry.core.errors import problem_response
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
     """Answer any path under /api/ that no API version routes."""
     return problem_response(
