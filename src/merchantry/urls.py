@@ -1,7 +1,7 @@
 """The URL map: admin, versioned APIs, health probes and the storefront."""
 
-from django.contrib import admin
 from django.conf import settings
+from django.contrib import admin
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 

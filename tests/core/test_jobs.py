@@ -169,9 +169,13 @@ def test_enqueue_on_commit_waits_for_commit_and_drops_on_rollback(tmp_path: Path
         assert not committed.exists(), "must not run before the commit"
     assert committed.exists()
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        write_context.enqueue_on_commit(str(rolled_back))
-        raise RuntimeError("the service failed")
+    def failing_service() -> None:
+        with transaction.atomic():
+            write_context.enqueue_on_commit(str(rolled_back))
+            raise RuntimeError("the service failed")
+
+    with pytest.raises(RuntimeError):
+        failing_service()
     assert not rolled_back.exists()
 
 
