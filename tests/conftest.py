@@ -122,3 +122,63 @@ def redis_url() -> Iterator[str]:
     url = _redis_url()
     assert url, "the redis marker guarantees REDIS_URL"
     return url
+
+
+# -- tenants ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop(db):
+    from tests.factories import ShopFactory
+
+    return ShopFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_shop(db):
+    from tests.factories import ShopFactory
+
+    return ShopFactory(slug="globex", name="Globex", default_currency="EUR", default_country="DE")
+
+
+@pytest.fixture
+def channel(shop):
+    from tests.factories import ChannelFactory
+
+    return ChannelFactory(shop=shop, slug="web")
+
+
+@pytest.fixture
+def other_channel(other_shop):
+    from tests.factories import ChannelFactory
+
+    return ChannelFactory(shop=other_shop, slug="web", currency="EUR")
+
+
+@pytest.fixture
+def admin_client(shop):
+    """A client calling the Admin API of ``shop`` with an all-permissions secret key."""
+    from django.test import Client
+
+    from tests.factories import secret_key
+
+    return Client(headers={"Authorization": f"Bearer {secret_key(shop)}"})
+
+
+@pytest.fixture
+def other_admin_client(other_shop):
+    from django.test import Client
+
+    from tests.factories import secret_key
+
+    return Client(headers={"Authorization": f"Bearer {secret_key(other_shop)}"})
+
+
+@pytest.fixture
+def store_client(channel):
+    """A client calling the Store API of ``channel`` with its publishable key."""
+    from django.test import Client
+
+    from tests.factories import publishable_key
+
+    return Client(headers={"X-Publishable-Key": publishable_key(channel)})

@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from typing import Annotated, Any, Literal
 
 import dj_database_url
@@ -168,6 +169,17 @@ class Config(BaseSettings):
         description="Believe X-Forwarded-Proto and X-Forwarded-Host from a reverse proxy "
         "in front of Merchantry.",
     )
+    email_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EMAIL_URL"),
+        description="How mail is sent: smtp://user:pass@host:587 (STARTTLS), smtps://... "
+        "(TLS), console://, or file:///path; default: files in <data dir>/mail.",
+    )
+    default_from_email: str = Field(
+        default="Merchantry <no-reply@localhost>",
+        validation_alias=AliasChoices("DEFAULT_FROM_EMAIL"),
+        description="The From address of mail Merchantry sends.",
+    )
     feature_flags: Annotated[dict[str, bool], NoDecode] = Field(
         default_factory=dict,
         validation_alias=AliasChoices("MERCHANTRY_FEATURE_FLAGS"),
@@ -234,6 +246,21 @@ class Config(BaseSettings):
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         if scheme not in _REDIS_SCHEMES:
             raise ValueError("not a Redis URL; use redis://host:6379/0")
+        return url
+
+    @field_validator("email_url", mode="before")
+    @classmethod
+    def _email_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = str(value).strip()
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("smtp", "smtps", "console", "file"):
+            raise ValueError(
+                "use smtp://user:password@host:587, smtps://..., console:// or file:///path"
+            )
+        if scheme in ("smtp", "smtps") and not urlsplit(url).hostname:
+            raise ValueError("the SMTP URL names no host")
         return url
 
     @field_validator("secret_key", mode="before")
@@ -312,6 +339,28 @@ class Config(BaseSettings):
             handle.write(key + "\n")
         return key
 
+    def email_settings(self) -> dict[str, Any]:
+        """Return Django's EMAIL_* settings for ``email_url``."""
+        url = self.email_url or f"file://{(self.data_dir / 'mail').resolve()}"
+        parts = urlsplit(url)
+        if parts.scheme == "console":
+            return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        if parts.scheme == "file":
+            return {
+                "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+                "EMAIL_FILE_PATH": unquote(parts.path) or str(self.data_dir / "mail"),
+            }
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname,
+            "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 587),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_TLS": parts.scheme == "smtp",
+            "EMAIL_USE_SSL": parts.scheme == "smtps",
+            "EMAIL_TIMEOUT": 10,
+        }
+
     def masked(self) -> dict[str, str]:
         """Return the effective configuration for display, secrets masked."""
         rows: dict[str, str] = {}
@@ -326,6 +375,8 @@ class Config(BaseSettings):
                 )
             elif name == "database_url":
                 shown = _mask_url(self.effective_database_url)
+            elif name == "email_url":
+                shown = _mask_url(value) if value else f"(files in {self.data_dir / 'mail'})"
             elif name == "redis_url":
                 shown = _mask_url(value) if value else "(unset: in-memory cache)"
             elif isinstance(value, list):

@@ -39,7 +39,10 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_rq",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "merchantry.core",
+    "merchantry.tenancy",
     "merchantry.accounts",
     "merchantry.storefront",
 ]
@@ -263,6 +266,13 @@ USE_TZ = True
 
 LOG_FORMAT = CONFIG.resolved_log_format(isatty=sys.stderr.isatty())
 LOGGING = build_logging_config(level=CONFIG.log_level, fmt=LOG_FORMAT)
+
+
+# -- Mail -----------------------------------------------------------------------
+
+globals().update(CONFIG.email_settings())
+DEFAULT_FROM_EMAIL = CONFIG.default_from_email
+SERVER_EMAIL = CONFIG.default_from_email
 
 
 # -- Feature flags --------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Staff accounts: who may sign in to the admin and the Admin API."""
+"""Staff accounts, roles and memberships; customers of each shop; sign-in flows."""

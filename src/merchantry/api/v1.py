@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 
 from merchantry import __version__
+from merchantry.accounts import api as accounts_api
+from merchantry.api.auth import admin_auth, store_auth
 from merchantry.api.problems import install_problem_handlers
 from merchantry.api.schemas import ApiInfo
+from merchantry.tenancy import api as tenancy_api
 
 
 def build_api(*, version: str) -> NinjaAPI:
@@ -35,3 +38,16 @@ api = build_api(version="1")
 def api_info(request: HttpRequest) -> dict[str, str]:
     """Return the server and API versions; needs no credentials."""
     return {"name": "Merchantry", "version": __version__, "api_version": "1"}
+
+
+# Each app contributes routers; authentication is attached here, once per
+# surface, so no route of a surface can be published without it.
+admin = Router(auth=admin_auth)
+admin.add_router("", tenancy_api.admin_router)
+admin.add_router("", accounts_api.admin_router)
+
+store = Router(auth=store_auth)
+store.add_router("", accounts_api.store_router)
+
+api.add_router("/admin/", admin)
+api.add_router("/store/", store)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import models
 
+from merchantry.core.actors import Actor
 from merchantry.core.context import current_request_id
 from merchantry.core.logging import REDACTED, get_logger, redact_secrets
 from merchantry.core.models import AuditEvent
@@ -24,6 +25,8 @@ def _describe_actor(actor: Any) -> tuple[str, str]:
         return SYSTEM, ""
     if isinstance(actor, str):
         return actor, ""
+    if isinstance(actor, Actor):
+        return actor.key, actor.label[:255]
     if isinstance(actor, models.Model):
         return f"{actor._meta.model_name}:{actor.pk}", str(actor)[:255]
     raise TypeError(f"Cannot describe {actor!r} as an audit actor.")

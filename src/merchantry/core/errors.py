@@ -45,6 +45,7 @@ __all__ = [
     "ServiceUnavailable",
     "ValidationFailed",
     "problem_response",
+    "validation_failed_from_django",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -192,3 +193,19 @@ def error_response(request: HttpRequest | None, exc: MerchantryError) -> JsonRes
         errors=exc.errors,
         headers=exc.headers,
     )
+
+
+def validation_failed_from_django(exc: Any, *, detail: str | None = None) -> ValidationFailed:
+    """Turn a Django ``ValidationError`` (from ``full_clean``) into ours."""
+    errors = []
+    if hasattr(exc, "error_dict"):
+        for field_name, field_errors in exc.error_dict.items():
+            for error in field_errors:
+                message = error.message % error.params if error.params else error.message
+                loc = () if field_name == "__all__" else (field_name,)
+                errors.append(FieldError(loc, str(message), error.code or "invalid"))
+    else:
+        for error in exc.error_list:
+            message = error.message % error.params if error.params else error.message
+            errors.append(FieldError((), str(message), error.code or "invalid"))
+    return ValidationFailed(detail or "Some fields are invalid; see errors.", errors=errors)

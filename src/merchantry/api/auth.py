@@ -1,0 +1,104 @@
+"""
+Authentication for the APIs: each turns credentials into a RequestContext.
+
+Admin API (``/api/v1/admin/``):
+  - ``Authorization: Bearer msk_...``: a secret key; the shop is the key's.
+  - a staff session cookie (the admin's), with CSRF; the shop comes from the
+    ``X-Shop`` header (a slug), checked against the user's memberships. With
+    one membership the header may be left out.
+
+Store API (``/api/v1/store/``):
+  - ``X-Publishable-Key: mpk_...``: selects the shop and the channel.
+  - a signed-in customer adds ``Authorization: Bearer mct_...``; handlers that
+    need one call ``merchantry.accounts.customers.require_customer``.
+
+Credentials of another shop never resolve: a key selects exactly one shop,
+and everything after uses only that shop.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.security import APIKeyHeader, HttpBearer
+from ninja.security.session import SessionAuth
+
+from merchantry.accounts.services import shops_for_user, staff_actor
+from merchantry.core.actors import Actor
+from merchantry.core.context import bind
+from merchantry.core.errors import BadRequest, NotFound
+from merchantry.tenancy.context import RequestContext
+from merchantry.tenancy.models import ApiKeyKind, Shop, ShopStatus
+from merchantry.tenancy.services import apikey_actor, apikey_authenticate
+
+__all__ = ["PublishableKeyAuth", "SecretKeyAuth", "StaffSessionAuth", "admin_auth", "store_auth"]
+
+SHOP_HEADER = "X-Shop"
+
+
+def _bind(ctx: RequestContext) -> RequestContext:
+    bind(shop=ctx.shop.slug, actor=ctx.actor.key)
+    return ctx
+
+
+class SecretKeyAuth(HttpBearer):
+    """A shop's secret API key as a bearer token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> RequestContext | None:
+        api_key = apikey_authenticate(token, kind=ApiKeyKind.SECRET)
+        if api_key is None:
+            return None
+        return _bind(
+            RequestContext(shop=api_key.shop, actor=apikey_actor(api_key), api_key=api_key)
+        )
+
+
+class StaffSessionAuth(SessionAuth):
+    """A signed-in staff member's session (the admin's cookie), with CSRF."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> RequestContext | None:
+        user = request.user
+        if not (user.is_authenticated and user.is_active and user.is_staff):
+            return None
+        slug = request.headers.get(SHOP_HEADER, "").strip()
+        if slug:
+            shop = Shop.objects.filter(slug=slug, status=ShopStatus.ACTIVE).first()
+        else:
+            shops = [s for s in shops_for_user(user) if s.status == ShopStatus.ACTIVE]
+            if len(shops) != 1:
+                raise BadRequest(
+                    f"Name the shop to work in with the {SHOP_HEADER} header (its slug).",
+                    code="shop_required",
+                )
+            shop = shops[0]
+        actor = staff_actor(user, shop) if shop else None
+        if shop is None or actor is None:
+            # Not a member: the shop does not exist for this user.
+            raise NotFound("No such shop.", code="shop_not_found")
+        return _bind(RequestContext(shop=shop, actor=actor))
+
+
+class PublishableKeyAuth(APIKeyHeader):
+    """A channel's publishable key, safe to embed in a storefront."""
+
+    param_name = "X-Publishable-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> RequestContext | None:
+        api_key = apikey_authenticate(key or "", kind=ApiKeyKind.PUBLISHABLE)
+        if api_key is None:
+            return None
+        actor = Actor(
+            kind="channel",
+            key=f"apikey:{api_key.pk}",
+            label=f"channel {api_key.channel.slug}",
+            shop_id=api_key.shop_id,
+        )
+        return _bind(
+            RequestContext(shop=api_key.shop, actor=actor, channel=api_key.channel, api_key=api_key)
+        )
+
+
+admin_auth = [SecretKeyAuth(), StaffSessionAuth()]
+store_auth = [PublishableKeyAuth()]

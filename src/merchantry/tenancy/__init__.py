@@ -1,0 +1,1 @@
+"""The tenant (Shop), its domains and channels, API keys, and the permission vocabulary."""
