@@ -1,9 +1,11 @@
 """
 Fixtures and markers shared by the whole suite.
 
-Tests that need PostgreSQL, Redis or Chromium carry a marker; outside CI they
-skip with the reason, and in CI (``CI=true``) a missing service fails them,
-because CI must never pass by skipping.
+Tests that need PostgreSQL, Redis or Chromium carry a marker. A run names the
+services it must have in ``MERCHANTRY_REQUIRE_SERVICES`` (``.ci/run`` does:
+Chromium on its SQLite pass; PostgreSQL, Redis and Chromium on its second
+pass); there a missing service fails the test, because CI must never pass by
+skipping. Elsewhere such tests skip with the reason.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ import pytest
 from django.db import connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REQUIRED_SERVICES = {
+    name.strip()
+    for name in os.environ.get("MERCHANTRY_REQUIRE_SERVICES", "").split(",")
+    if name.strip()
+}
 
 
-def _missing(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI requires this service: {reason}", pytrace=False)
+def _missing(service: str, reason: str) -> None:
+    if service in REQUIRED_SERVICES:
+        pytest.fail(f"this run requires {service}: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
@@ -48,15 +54,15 @@ def chromium_path() -> str | None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _missing("needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
+        _missing("postgres", "needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
     if item.get_closest_marker("redis"):
         url = _redis_url()
         if not url:
-            _missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15 to run it")
+            _missing("redis", "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15 to run it")
         elif not _redis_answers(url):
-            _missing(f"needs Redis, but {url} does not answer")
+            _missing("redis", f"needs Redis, but {url} does not answer")
     if item.get_closest_marker("browser") and not chromium_path():
-        _missing("needs Chromium: apt-get install chromium")
+        _missing("chromium", "needs Chromium: apt-get install chromium")
 
 
 @pytest.fixture(autouse=True)
