@@ -72,11 +72,14 @@ def test_staff_signs_in_to_the_admin_without_csp_violations(live_server, browser
 
 
 def test_storefront_renders_with_its_stylesheet(live_server, browser_page) -> None:
+    from tests.factories import ShopFactory
+
+    ShopFactory(slug="demo", name="Demo Shop")
     page = browser_page
     blocked: list[str] = []
     page.on("console", lambda msg: blocked.append(msg.text) if msg.type == "error" else None)
     page.goto(f"{live_server.url}/")
-    assert page.locator("h1").inner_text() == "Your shop is running."
+    assert page.locator("h1").inner_text() == "Demo Shop is open."
     # the stylesheet loaded: the brand colour is applied
     colour = page.eval_on_selector(".brand", "el => getComputedStyle(el).color")
     assert colour == "rgb(15, 123, 95)"

@@ -55,6 +55,8 @@ def test_serve_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     env.pop("REDIS_URL", None)
     migrated = run_merchantry("migrate", "--noinput", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
+    seeded = run_merchantry("demo", env=env, cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
     port = free_port()
 
     # when the server starts
@@ -78,7 +80,7 @@ def test_serve_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         assert openapi.status_code == 200
         assert openapi.json()["info"]["title"] == "Merchantry API"
         assert home.status_code == 200
-        assert "Merchantry" in home.text
+        assert "Demo Shop is open." in home.text
         assert ready.json()["status"] == "ok"
         # and the worker beside it runs jobs: the scheduler's first job completes
         assert _wait_for_job_success(tmp_path / "data" / "merchantry.sqlite3", "prune_job_results")

@@ -169,6 +169,12 @@ class Config(BaseSettings):
         description="Believe X-Forwarded-Proto and X-Forwarded-Host from a reverse proxy "
         "in front of Merchantry.",
     )
+    default_shop: str = Field(
+        default="demo",
+        validation_alias=AliasChoices("MERCHANTRY_DEFAULT_SHOP"),
+        description="Slug of the shop the storefront shows on 127.0.0.1/localhost, where no "
+        "domain resolves; empty for none.",
+    )
     email_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("EMAIL_URL"),

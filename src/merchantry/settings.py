@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "merchantry.tenancy.middleware.ShopFromHostMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -278,6 +279,7 @@ SERVER_EMAIL = CONFIG.default_from_email
 # -- Feature flags --------------------------------------------------------------
 
 MERCHANTRY_FEATURE_FLAGS = CONFIG.feature_flags
+MERCHANTRY_DEFAULT_SHOP = CONFIG.default_shop
 
 
 # -- Admin (unfold) -------------------------------------------------------------
