@@ -257,6 +257,14 @@ Merchantry commands:
   demo           seed the demo shop (safe to run again)
   check-config   validate the configuration and print it, secrets masked
 
+Shops, channels, staff and keys (see `merchantry <command> --help`):
+  shop create SLUG --name NAME --currency USD --country US [--domain HOST] | shop list
+  channel create --shop SLUG CHANNEL_SLUG --kind web --currency USD | channel list --shop SLUG
+  staff create --shop SLUG --email EMAIL --role owner | staff list --shop SLUG
+  apikey create --shop SLUG --kind secret|publishable [--channel SLUG]
+                [--permissions all|catalog.view,...] --name LABEL   (prints only the key)
+  apikey revoke --shop SLUG PREFIX_OR_ID | apikey list --shop SLUG
+
 Every Django management command works too, e.g. `merchantry migrate`,
 `merchantry makemigrations`, `merchantry createsuperuser`, `merchantry shell`.
 Run `merchantry help --django` to list them.

@@ -19,10 +19,11 @@ import os
 import re
 import secrets
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+import limits
 from pydantic import (
     AliasChoices,
     Field,
@@ -89,6 +90,30 @@ def _parse_flags(value: Any) -> Any:
         else:
             raise ValueError(f"flag {name!r} must be on or off, not {raw!r}")
     return flags
+
+
+RATE_LIMIT_OFF = "off"
+
+
+def _parse_rate_limit(value: Any) -> str:
+    """
+    Return a rate limit in the `limits` notation, checked, or ``off``.
+
+    ``600/minute``, ``10 per second`` and several limits at once
+    (``10/second;600/minute``) are accepted; ``off`` or ``0`` disables.
+    """
+    text = str(value).strip().lower()
+    if text in (RATE_LIMIT_OFF, "0", "none", "false", "no"):
+        return RATE_LIMIT_OFF
+    try:
+        items = limits.parse_many(text)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate limit; use e.g. 600/minute, 10/second;600/hour, or off"
+        ) from None
+    if any(item.amount < 1 for item in items):
+        raise ValueError(f"{value!r} allows no request at all; use off to disable the limit")
+    return text
 
 
 class Config(BaseSettings):
@@ -191,8 +216,40 @@ class Config(BaseSettings):
         validation_alias=AliasChoices("MERCHANTRY_FEATURE_FLAGS"),
         description="Installation-wide flag defaults, e.g. `new_checkout=on,beta_search=off`.",
     )
+    rate_limit_secret: str = Field(
+        default="600/minute",
+        validation_alias=AliasChoices("MERCHANTRY_RATE_LIMIT_SECRET"),
+        description="API requests allowed per secret key, e.g. `600/minute`; `off` disables.",
+    )
+    rate_limit_publishable: str = Field(
+        default="300/minute",
+        validation_alias=AliasChoices("MERCHANTRY_RATE_LIMIT_PUBLISHABLE"),
+        description="API requests allowed per publishable key and client address; `off` disables.",
+    )
+    rate_limit_customer: str = Field(
+        default="300/minute",
+        validation_alias=AliasChoices("MERCHANTRY_RATE_LIMIT_CUSTOMER"),
+        description="API requests allowed per signed-in customer token; `off` disables.",
+    )
+    rate_limit_ip: str = Field(
+        default="1200/minute",
+        validation_alias=AliasChoices("MERCHANTRY_RATE_LIMIT_IP"),
+        description="API requests allowed per client address, whatever the credentials; "
+        "`off` disables.",
+    )
 
     # -- validators ---------------------------------------------------------
+
+    @field_validator(
+        "rate_limit_secret",
+        "rate_limit_publishable",
+        "rate_limit_customer",
+        "rate_limit_ip",
+        mode="before",
+    )
+    @classmethod
+    def _rate_limit(cls, value: Any) -> Any:
+        return _parse_rate_limit(value)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.templatetags.static import static
+from django.urls import reverse
 
 from merchantry.config import get_config
 from merchantry.core.logging import build_logging_config
@@ -55,13 +57,19 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Inside CORS, so a 429 carries the CORS headers a browser needs to read
+    # it, and preflights (answered by CORS) spend no budget.
+    "merchantry.core.ratelimit.RateLimitMiddleware",
     "merchantry.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "merchantry.tenancy.middleware.ShopFromHostMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin pages: the second factor, and the shop the staff member works in.
+    "merchantry.accounts.admin_access.AdminShopMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -167,6 +175,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
+# Staff two-factor sign-in (merchantry.accounts.otp): the name authenticator apps show.
+OTP_TOTP_ISSUER = "Merchantry"
 
 
 # -- Security -------------------------------------------------------------------
@@ -222,9 +232,10 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# CORS: nothing is allowed by default. Channels add their own origins later.
+# CORS: no static origins. Only the Store API is for browsers of other
+# origins; it allows the origins of active channels (merchantry.tenancy.cors).
 CORS_ALLOWED_ORIGINS: list[str] = []
-CORS_URLS_REGEX = r"^/api/.*$"
+CORS_URLS_REGEX = r"^/api/v\d+/store/"
 CORS_ALLOW_HEADERS = (
     "accept",
     "authorization",
@@ -233,7 +244,27 @@ CORS_ALLOW_HEADERS = (
     "x-publishable-key",
     "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("x-request-id", "retry-after")
+CORS_EXPOSE_HEADERS = (
+    "x-request-id",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-policy",
+)
+
+# API rate limits (merchantry.core.ratelimit): per credential kind and per
+# client address, in the `limits` notation or "off"; counters live in Redis
+# when configured, so every process shares them.
+MERCHANTRY_RATE_LIMITS = {
+    "secret": CONFIG.rate_limit_secret,
+    "publishable": CONFIG.rate_limit_publishable,
+    "customer": CONFIG.rate_limit_customer,
+    "ip": CONFIG.rate_limit_ip,
+}
+MERCHANTRY_RATE_LIMIT_STORAGE = CONFIG.redis_url or "memory://"
+MERCHANTRY_RATE_LIMIT_KEY_PREFIX = "merchantry:ratelimit"
+MERCHANTRY_TRUST_PROXY_HEADERS = CONFIG.trust_proxy_headers
 
 
 # -- Static and media -----------------------------------------------------------
@@ -292,6 +323,19 @@ UNFOLD = {
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     "BORDER_RADIUS": "8px",
+    # The current shop in the sidebar header, the shop switcher in its dropdown.
+    "GLOBAL_CALLBACK": "merchantry.tenancy.admin_scope.admin_context",
+    # Email and password, plus the authenticator code once two-factor is on.
+    "LOGIN": {"form": "merchantry.accounts.otp.AdminLoginForm"},
+    "ACCOUNT": {
+        "navigation": [
+            {
+                "title": "Two-factor authentication",
+                "link": lambda request: reverse("admin-two-factor"),
+            }
+        ]
+    },
+    "STYLES": [lambda request: static("merchantry/admin.css")],
     "COLORS": {
         "primary": {
             "50": "oklch(97.1% .014 163)",

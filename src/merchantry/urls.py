@@ -2,13 +2,13 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
+from merchantry.accounts import admin_access
 from merchantry.api.v1 import api as api_v1
 from merchantry.core import health
 from merchantry.core.views import api_not_found
-from merchantry.storefront import views as storefront
 
 admin.site.site_header = "Merchantry"
 admin.site.site_title = "Merchantry admin"
@@ -18,9 +18,20 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}storefront/favicon.svg")),
+    # Before the admin's own catch-all; admin_view requires signed-in staff.
+    path(
+        "admin/shop/switch/",
+        admin.site.admin_view(admin_access.shop_switch),
+        name="admin-shop-switch",
+    ),
+    path(
+        "admin/account/two-factor/",
+        admin.site.admin_view(admin_access.two_factor),
+        name="admin-two-factor",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1", RedirectView.as_view(url="/api/v1/", permanent=True)),
     path("api/v1/", api_v1.urls),
     re_path(r"^api/", api_not_found),
-    path("", storefront.home, name="storefront-home"),
+    path("", include("merchantry.storefront.urls")),
 ]

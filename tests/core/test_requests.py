@@ -182,6 +182,7 @@ def test_html_500_is_a_friendly_page_without_details(client: Client) -> None:
 # -- security headers --------------------------------------------------------------
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("path", ["/", "/api/v1/", "/api/v1/no-such-route", "/healthz"])
 def test_security_headers_on_html_and_api_responses(client: Client, path: str) -> None:
     response = client.get(path)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Prefetch, QuerySet
 
-from merchantry.accounts.models import Membership, Role, User
+from merchantry.accounts.models import Customer, CustomerAddress, Membership, Role, User
 from merchantry.core import audit
 from merchantry.core.actors import Actor
 from merchantry.core.errors import (
@@ -27,12 +28,17 @@ from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm, expand, validate
 __all__ = [
     "EnsuredUser",
     "StaffInvite",
+    "customer_detail",
+    "customer_list",
     "membership_create",
+    "membership_detail",
     "membership_get",
+    "membership_list",
     "membership_remove",
     "membership_set_role",
     "role_create",
     "role_delete",
+    "role_list",
     "shops_for_user",
     "staff_actor",
     "superuser_ensure",
@@ -280,6 +286,10 @@ def role_delete(*, actor: Actor, shop: Shop, role_id: int) -> None:
     with transaction.atomic():
         role = Role.objects.filter(shop=shop, pk=role_id).first()
         if role is None:
+            # Built-in roles are listed in every shop, so saying they exist
+            # leaks nothing; saying why they stay is more use than a 404.
+            if Role.objects.filter(shop__isnull=True, pk=role_id).exists():
+                raise Conflict("Built-in roles cannot be deleted.", code="builtin_role")
             raise NotFound("No such role.")
         if role.memberships.exists():
             raise Conflict(
@@ -287,3 +297,50 @@ def role_delete(*, actor: Actor, shop: Shop, role_id: int) -> None:
             )
         audit.record(actor, "role.delete", role, {"key": role.key}, shop_id=shop.pk)
         role.delete()
+
+
+# -- reads for the Admin API -------------------------------------------------------
+# Each checks the permission to see what it returns; querysets are scoped to
+# the shop, load what their API schema reads, and are left for the caller to
+# paginate.
+
+
+def membership_list(*, actor: Actor, shop: Shop) -> QuerySet[Membership]:
+    actor.require(Perm.STAFF_VIEW)
+    return Membership.objects.select_related("user", "role").filter(shop=shop)
+
+
+def membership_detail(*, actor: Actor, shop: Shop, membership_id: int) -> Membership:
+    actor.require(Perm.STAFF_VIEW)
+    return membership_get(shop=shop, membership_id=membership_id)
+
+
+def role_list(*, actor: Actor, shop: Shop) -> QuerySet[Role]:
+    """The built-in roles and ``shop``'s custom roles."""
+    actor.require(Perm.STAFF_VIEW)
+    return Role.objects.available_to(shop)
+
+
+def customer_list(*, actor: Actor, shop: Shop, q: str | None = None) -> QuerySet[Customer]:
+    """``shop``'s customers, those whose email contains ``q`` when given."""
+    actor.require(Perm.CUSTOMERS_VIEW)
+    customers = Customer.objects.for_shop(shop)
+    if q and q.strip():
+        customers = customers.filter(email__icontains=q.strip())
+    return customers
+
+
+def customer_detail(*, actor: Actor, shop: Shop, customer_id: int) -> Customer:
+    """One of ``shop``'s customers, with their addresses loaded."""
+    actor.require(Perm.CUSTOMERS_VIEW)
+    customer = (
+        Customer.objects.for_shop(shop)
+        .prefetch_related(
+            Prefetch("addresses", queryset=CustomerAddress.objects.for_shop(shop).order_by("id"))
+        )
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer

@@ -27,6 +27,7 @@ from merchantry.accounts.services import shops_for_user, staff_actor
 from merchantry.core.actors import Actor
 from merchantry.core.context import bind
 from merchantry.core.errors import BadRequest, NotFound
+from merchantry.core.validators import SLUG_RE
 from merchantry.tenancy.context import RequestContext
 from merchantry.tenancy.models import ApiKeyKind, Shop, ShopStatus
 from merchantry.tenancy.services import apikey_actor, apikey_authenticate
@@ -64,7 +65,13 @@ class StaffSessionAuth(SessionAuth):
             return None
         slug = request.headers.get(SHOP_HEADER, "").strip()
         if slug:
-            shop = Shop.objects.filter(slug=slug, status=ShopStatus.ACTIVE).first()
+            # Validate before querying: a slug is short and plain, and a NUL
+            # byte would be an error on PostgreSQL, not a miss.
+            shop = (
+                Shop.objects.filter(slug=slug, status=ShopStatus.ACTIVE).first()
+                if SLUG_RE.fullmatch(slug)
+                else None
+            )
         else:
             shops = [s for s in shops_for_user(user) if s.status == ShopStatus.ACTIVE]
             if len(shops) != 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
@@ -27,6 +28,27 @@ class AuditEventAdmin(ModelAdmin):
     @admin.display(description="Actor")
     def actor_label_or_key(self, obj: AuditEvent) -> str:
         return obj.actor_label or obj.actor
+
+    # Shop staff see their current shop's events. The core imports no domain
+    # app, so it reads what the accounts app's admin middleware attached to
+    # the request: the current shop's id and the Actor working in it.
+    SHOP_PERMISSION = "shop.view"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        shop_id = getattr(request, "admin_shop_id", None)
+        return queryset.for_shop(shop_id) if shop_id else queryset.none()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if request.user.is_superuser:
+            return True
+        actor = getattr(request, "admin_actor", None)
+        return actor is not None and actor.has_perm(self.SHOP_PERMISSION)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from merchantry.core import audit
@@ -27,6 +28,7 @@ from merchantry.core.errors import (
     ValidationFailed,
     validation_failed_from_django,
 )
+from merchantry.tenancy.cors import invalidate_store_origins
 from merchantry.tenancy.keys import PUBLISHABLE_KEY_PREFIX, SECRET_KEY_PREFIX, hash_key, new_key
 from merchantry.tenancy.models import (
     ApiKey,
@@ -43,16 +45,23 @@ __all__ = [
     "CreatedKey",
     "apikey_authenticate",
     "apikey_create",
+    "apikey_get",
+    "apikey_issue",
+    "apikey_list",
     "apikey_revoke",
     "channel_create",
     "channel_delete",
+    "channel_detail",
+    "channel_list",
     "channel_update",
     "domain_add",
+    "domain_list",
     "domain_remove",
     "normalize_host",
     "shop_create",
     "shop_for_host",
     "shop_update",
+    "shop_view",
 ]
 
 _HOST_RE = re.compile(
@@ -69,7 +78,17 @@ def _clean_and_save(instance: Any, *, unique_field: str | None = None) -> None:
     try:
         instance.full_clean()
     except ValidationError as exc:
-        raise validation_failed_from_django(exc) from None
+        failed = validation_failed_from_django(exc)
+        if unique_field:
+            # A multi-column unique constraint reports on no field; the client
+            # needs to know which of its inputs collided.
+            failed.errors = [
+                FieldError((unique_field,), "This value is already in use.", "unique")
+                if not error.loc and error.code in ("unique", "unique_together")
+                else error
+                for error in failed.errors
+            ]
+        raise failed from None
     try:
         with transaction.atomic():
             instance.save()
@@ -163,6 +182,8 @@ def shop_update(*, actor: Actor, shop: Shop, changes: Mapping[str, Any]) -> Shop
         raise _invalid(sorted(unknown)[0], "This field cannot be changed.", "read_only")
     if "status" in changes and not actor.is_platform_admin:
         raise PermissionDenied("Only platform administrators suspend or reactivate shops.")
+    if not changes:
+        return shop  # nothing to save, nothing to audit
     before = {key: getattr(shop, key) for key in changes}
     for key, value in changes.items():
         if key in ("default_currency", "default_country") and isinstance(value, str):
@@ -177,6 +198,8 @@ def shop_update(*, actor: Actor, shop: Shop, changes: Mapping[str, Any]) -> Shop
             {key: {"from": before[key], "to": getattr(shop, key)} for key in changes},
             shop_id=shop.pk,
         )
+        if "status" in changes:
+            invalidate_store_origins()
     return shop
 
 
@@ -200,6 +223,9 @@ def shop_for_host(host: str) -> Shop | None:
 def domain_add(*, actor: Actor, shop: Shop, host: str, is_primary: bool = False) -> Domain:
     actor.require(Perm.SHOP_MANAGE)
     name = normalize_host(host)
+    if Domain.objects.filter(host__iexact=name).exists():
+        # Said plainly, without naming the shop that holds it.
+        raise _invalid("host", "This host is already in use.", "unique")
     with transaction.atomic():
         if is_primary:
             Domain.objects.for_shop(shop).filter(is_primary=True).update(is_primary=False)
@@ -262,6 +288,7 @@ def channel_create(
             {field: getattr(channel, field) for field in _CHANNEL_FIELDS},
             shop_id=shop.pk,
         )
+        invalidate_store_origins()
     return channel
 
 
@@ -279,6 +306,8 @@ def channel_update(
     unknown = set(changes) - {*_CHANNEL_FIELDS, "is_active"}
     if unknown:
         raise _invalid(sorted(unknown)[0], "This field cannot be changed.", "read_only")
+    if not changes:
+        return channel_get(shop=shop, channel_id=channel_id)
     with transaction.atomic():
         channel = channel_get(shop=shop, channel_id=channel_id)
         before = {key: getattr(channel, key) for key in changes}
@@ -296,6 +325,7 @@ def channel_update(
             {key: {"from": before[key], "to": getattr(channel, key)} for key in changes},
             shop_id=shop.pk,
         )
+        invalidate_store_origins()
     return channel
 
 
@@ -306,6 +336,7 @@ def channel_delete(*, actor: Actor, shop: Shop, channel_id: int) -> None:
         channel = channel_get(shop=shop, channel_id=channel_id)
         audit.record(actor, "channel.delete", channel, {"slug": channel.slug}, shop_id=shop.pk)
         channel.delete()
+        invalidate_store_origins()
 
 
 # -- API keys -----------------------------------------------------------------
@@ -431,4 +462,73 @@ def apikey_actor(api_key: ApiKey) -> Actor:
         label=f"API key {api_key.name} ({api_key.prefix}…)",
         shop_id=api_key.shop_id,
         permissions=frozenset(api_key.permissions),
+    )
+
+
+# -- reads for the Admin API -------------------------------------------------------
+# Each checks the permission to see what it returns, so an API handler cannot
+# forget to; the querysets are scoped to the shop and left unevaluated, for
+# the caller to paginate.
+
+
+def shop_view(*, actor: Actor, shop: Shop) -> Shop:
+    """Return ``shop`` to an actor allowed to see its settings."""
+    actor.require(Perm.SHOP_VIEW)
+    return shop
+
+
+def channel_list(*, actor: Actor, shop: Shop) -> QuerySet[Channel]:
+    actor.require(Perm.CHANNELS_VIEW)
+    return Channel.objects.for_shop(shop)
+
+
+def channel_detail(*, actor: Actor, shop: Shop, channel_id: int) -> Channel:
+    actor.require(Perm.CHANNELS_VIEW)
+    return channel_get(shop=shop, channel_id=channel_id)
+
+
+def domain_list(*, actor: Actor, shop: Shop) -> QuerySet[Domain]:
+    actor.require(Perm.SHOP_VIEW)
+    return Domain.objects.for_shop(shop)
+
+
+def apikey_list(*, actor: Actor, shop: Shop) -> QuerySet[ApiKey]:
+    actor.require(Perm.APIKEYS_MANAGE)
+    return ApiKey.objects.for_shop(shop)
+
+
+def apikey_get(*, actor: Actor, shop: Shop, key_id: int) -> ApiKey:
+    actor.require(Perm.APIKEYS_MANAGE)
+    api_key = ApiKey.objects.for_shop(shop).filter(pk=key_id).first()
+    if api_key is None:
+        raise NotFound("No such API key.")
+    return api_key
+
+
+def apikey_issue(
+    *,
+    actor: Actor,
+    shop: Shop,
+    kind: str,
+    name: str,
+    channel_id: int | None = None,
+    permissions: Iterable[str] = (),
+    created_by_id: int | None = None,
+) -> CreatedKey:
+    """
+    Create a key from request data: :func:`apikey_create`, with the channel
+    named by id (a channel of another shop is "not found").
+    """
+    # Checked before the channel lookup, so a caller who may not manage keys
+    # learns nothing about which channel ids exist.
+    actor.require(Perm.APIKEYS_MANAGE)
+    channel = None if channel_id is None else channel_get(shop=shop, channel_id=channel_id)
+    return apikey_create(
+        actor=actor,
+        shop=shop,
+        kind=kind,
+        name=name,
+        channel=channel,
+        permissions=permissions,
+        created_by_id=created_by_id,
     )
