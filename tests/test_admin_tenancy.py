@@ -588,6 +588,35 @@ def test_custom_role_is_created_with_chosen_permissions(owner_a, shop) -> None:
     assert AuditEvent.objects.filter(action="role.create", shop_id=shop.pk).count() == 1
 
 
+def test_custom_role_permissions_can_be_changed(owner_a, shop) -> None:
+    client = staff_client(owner_a, shop)
+    role = Role.objects.create(shop=shop, key="packer", name="Packer", permissions=["orders.view"])
+
+    form = client.get(reverse("admin:accounts_role_change", args=[role.pk]))
+    response = client.post(
+        reverse("admin:accounts_role_change", args=[role.pk]),
+        {"name": "Packers", "permissions": ["orders.view", "inventory.manage"]},
+    )
+
+    assert form.status_code == 200
+    assert b'value="orders.view"' in form.content
+    assert response.status_code == 302
+    role.refresh_from_db()
+    assert (role.name, role.permissions) == ("Packers", ["inventory.manage", "orders.view"])
+    assert AuditEvent.objects.filter(action="role.update", shop_id=shop.pk).count() == 1
+
+
+def test_built_in_roles_cannot_be_changed_in_the_admin(owner_a, shop) -> None:
+    client = staff_client(owner_a, shop)
+    support = builtin_role("support")
+    client.post(
+        reverse("admin:accounts_role_change", args=[support.pk]),
+        {"name": "Helpdesk", "permissions": ["orders.view"]},
+    )
+    support.refresh_from_db()
+    assert support.name == "Support"
+
+
 def test_built_in_roles_cannot_be_deleted(owner_a, shop) -> None:
     client = staff_client(owner_a, shop)
     support = builtin_role("support")

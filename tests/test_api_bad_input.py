@@ -38,6 +38,10 @@ _PARAM = re.compile(r"{(\w+)}")
 
 # A body each operation accepts (with A's object in the path, from OBJECTS).
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/admin/roles/{role_id}"): {
+        "name": "Packers",
+        "permissions": ["orders.view"],
+    },
     ("PATCH", "/api/v1/admin/shop"): {
         "name": "Renamed",
         "default_currency": "EUR",

@@ -141,6 +141,7 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/channels/{channel_id}"): {"name": "hijacked", "is_active": False},
     ("PATCH", "/api/v1/admin/staff/{membership_id}"): {"role": "admin"},
+    ("PATCH", "/api/v1/admin/roles/{role_id}"): {"name": "hijacked", "permissions": []},
     ("PATCH", "/api/v1/store/customers/me/addresses/{address_id}"): {"city": "Hijacked"},
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from merchantry.accounts.customers import MAX_ADDRESSES
+from merchantry.accounts.customer_addresses import MAX_ADDRESSES
 from merchantry.accounts.models import CustomerAddress, CustomerToken
 from merchantry.core.models import AuditEvent
 from merchantry.tenancy.keys import hash_key

@@ -134,6 +134,35 @@ def test_a_session_without_the_second_factor_is_signed_out(client: Client, staff
     assert not signed_in(client)
 
 
+def test_admin_api_refuses_a_session_without_the_second_factor(client: Client, staff: User) -> None:
+    # given a member of a shop with two-factor on, whose session skipped it
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(user=staff)
+    TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    client.force_login(staff)
+
+    # when the session calls the Admin API
+    response = client.get("/api/v1/admin/shop", headers={"X-Shop": membership.shop.slug})
+
+    # then it is refused until the code is given
+    assert response.status_code == 401
+    assert response.json()["code"] == "second_factor_required"
+
+
+def test_admin_api_accepts_a_verified_session(client: Client, staff: User) -> None:
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(user=staff)
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    assert sign_in(client, token=code_for(device)).status_code == 302
+
+    response = client.get("/api/v1/admin/shop", headers={"X-Shop": membership.shop.slug})
+
+    assert response.status_code == 200
+    assert response.json()["slug"] == membership.shop.slug
+
+
 # -- enrolling ---------------------------------------------------------------------------
 
 

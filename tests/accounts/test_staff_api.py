@@ -387,3 +387,60 @@ def test_customer_detail_query_count_does_not_grow_with_addresses(
 
     assert len(small.json()["addresses"]) == 3
     assert len(large.json()["addresses"]) == 30
+
+
+# -- changing custom roles ----------------------------------------------------------
+
+
+def test_changing_a_custom_role_changes_what_its_holders_may_do(shop) -> None:
+    # given a packer role that can only view orders, held by a staff member
+    role = _custom_role(shop)
+    packer = MembershipFactory(shop=shop, role=role).user
+    staff = Client(headers={"X-Shop": shop.slug})
+    staff.force_login(packer)
+    owner = Client(headers={"X-Shop": shop.slug})
+    owner.force_login(MembershipFactory(shop=shop).user)
+    assert staff.get(f"{ADMIN}/channels").status_code == 403
+
+    # when an owner grants the role channels.view
+    response = _patch(owner, f"/roles/{role.pk}", {"permissions": ["orders.view", "channels.view"]})
+
+    # then the holder may list channels at once, and the change is audited
+    assert response.status_code == 200, response.content
+    assert "channels.view" in response.json()["permissions"]
+    assert staff.get(f"{ADMIN}/channels").status_code == 200
+    event = AuditEvent.objects.get(action="role.update")
+    assert event.changes["to"]["permissions"] == ["channels.view", "orders.view"]
+
+
+def test_builtin_roles_cannot_be_changed(admin_client) -> None:
+    response = _patch(admin_client, f"/roles/{builtin_role('support').pk}", {"name": "Helpdesk"})
+    _problem(response, 409, "builtin_role")
+    assert builtin_role("support").name == "Support"
+
+
+def test_a_role_cannot_be_given_more_than_the_editor_holds(shop) -> None:
+    role = _custom_role(shop)
+    manager = Role.objects.create(
+        shop=shop, key="staffer", name="Staffer", permissions=["staff.manage", "orders.view"]
+    )
+    editor = Client(headers={"X-Shop": shop.slug})
+    editor.force_login(MembershipFactory(shop=shop, role=manager).user)
+
+    response = _patch(editor, f"/roles/{role.pk}", {"permissions": ["refunds.manage"]})
+
+    _problem(response, 403)
+    role.refresh_from_db()
+    assert role.permissions == ["orders.view"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"name": None}, {"permissions": ["orders.fly"]}, {"name": "x" * 81}, {"permissions": None}],
+)
+def test_invalid_role_changes_are_refused(shop, admin_client, payload) -> None:
+    role = _custom_role(shop)
+    response = _patch(admin_client, f"/roles/{role.pk}", payload)
+    assert response.status_code == 422
+    role.refresh_from_db()
+    assert (role.name, role.permissions) == ("Packer", ["orders.view"])

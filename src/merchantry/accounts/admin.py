@@ -34,6 +34,7 @@ from merchantry.accounts.services import (
     membership_set_role,
     role_create,
     role_delete,
+    role_update,
 )
 from merchantry.tenancy.admin_scope import (
     AdminScope,
@@ -214,6 +215,14 @@ class RoleForm(ServiceModelForm):
 
     def commit(self, scope: AdminScope) -> Role:
         actor, shop = scope.current()
+        if not self.instance._state.adding:
+            return role_update(
+                actor=actor,
+                shop=shop,
+                role_id=self.instance.pk,
+                name=self.cleaned_data["name"],
+                permissions=list(self.cleaned_data.get("permissions") or ()),
+            )
         return role_create(
             actor=actor,
             shop=shop,
@@ -228,8 +237,8 @@ class RoleAdmin(ShopScopedAdmin):
     """
     The built-in roles (read-only, from code) and the shop's custom roles.
 
-    A custom role is defined once; to change what it grants, define a new one,
-    move its staff over, and delete the old one.
+    Custom roles can be renamed and re-granted; their holders' permissions
+    change at once.
     """
 
     form = RoleForm
@@ -257,13 +266,27 @@ class RoleAdmin(ShopScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return ["key", "name", "permissions"]
-        return ["key", "name", "granted", "created_at"]
+        if obj.is_builtin or not self.has_change_permission(request, obj):
+            return ["key", "name", "granted", "created_at"]
+        return ["key", "name", "permissions", "granted", "created_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("key", "name", "granted", "created_at") if obj is not None else ()
+        if obj is None:
+            return ()
+        if obj.is_builtin or not self.has_change_permission(request, obj):
+            return ("key", "name", "granted", "created_at")
+        return ("key", "granted", "created_at")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None and not obj.is_builtin and "permissions" in form.base_fields:
+            form.base_fields["permissions"].initial = list(obj.permissions)
+        return form
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # roles are immutable (see the class docstring)
+        if obj is not None and obj.is_builtin:
+            return False  # built-in roles are defined in code
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.is_builtin:

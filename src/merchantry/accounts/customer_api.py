@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Status
 
-from merchantry.accounts import customers
+from merchantry.accounts import customer_addresses, customers
 from merchantry.accounts.customer_schemas import (
     AcceptedOut,
     AddressCreateIn,
@@ -226,14 +226,14 @@ def me_password(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]
 @store_router.get("/customers/me/addresses", response=AddressListOut, summary="Saved addresses")
 def addresses(request: HttpRequest) -> dict[str, Any]:
     customer = customers.require_customer(request)
-    items = customers.address_list(customer=customer)
+    items = customer_addresses.address_list(customer=customer)
     return {"items": [_address_out(a) for a in items], "next_cursor": None}
 
 
 @store_router.post("/customers/me/addresses", response={201: AddressOut}, summary="Save an address")
 def address_create(request: HttpRequest, payload: AddressCreateIn) -> Status[dict[str, Any]]:
     customer = customers.require_customer(request)
-    address = customers.address_create(customer=customer, data=payload.model_dump())
+    address = customer_addresses.address_create(customer=customer, data=payload.model_dump())
     return Status(201, _address_out(address))
 
 
@@ -242,7 +242,7 @@ def address_create(request: HttpRequest, payload: AddressCreateIn) -> Status[dic
 )
 def address_detail(request: HttpRequest, address_id: str) -> dict[str, Any]:
     customer = customers.require_customer(request)
-    return _address_out(customers.address_get(customer=customer, address_id=address_id))
+    return _address_out(customer_addresses.address_get(customer=customer, address_id=address_id))
 
 
 @store_router.patch(
@@ -252,7 +252,7 @@ def address_update(
     request: HttpRequest, address_id: str, payload: AddressUpdateIn
 ) -> dict[str, Any]:
     customer = customers.require_customer(request)
-    address = customers.address_update(
+    address = customer_addresses.address_update(
         customer=customer,
         address_id=address_id,
         changes=payload.model_dump(exclude_unset=True),
@@ -265,5 +265,5 @@ def address_update(
 )
 def address_delete(request: HttpRequest, address_id: str) -> Status[None]:
     customer = customers.require_customer(request)
-    customers.address_delete(customer=customer, address_id=address_id)
+    customer_addresses.address_delete(customer=customer, address_id=address_id)
     return Status(204, None)

@@ -37,7 +37,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base64_encode
 
 from merchantry.accounts import tasks, throttle
-from merchantry.accounts.models import Customer, CustomerAddress, CustomerToken
+from merchantry.accounts.models import Customer, CustomerToken
 from merchantry.core import audit
 from merchantry.core.actors import Actor
 from merchantry.core.errors import (
@@ -45,9 +45,8 @@ from merchantry.core.errors import (
     Conflict,
     FieldError,
     NotAuthenticated,
-    NotFound,
     ValidationFailed,
-    validation_failed_from_django,
+    refuse_nulls,
 )
 from merchantry.core.ids import pk_or_none
 from merchantry.core.logging import get_logger
@@ -58,11 +57,6 @@ from merchantry.tenancy.models import Shop
 __all__ = [
     "CUSTOMER_TOKEN_TTL",
     "IssuedToken",
-    "address_create",
-    "address_delete",
-    "address_get",
-    "address_list",
-    "address_update",
     "customer_actor",
     "customer_email_verification_request",
     "customer_email_verification_send",
@@ -89,7 +83,6 @@ CUSTOMER_TOKEN_TTL = timedelta(days=30)
 MAX_LIVE_TOKENS = 20
 """Signing in once more revokes the oldest live token beyond this many."""
 TOKEN_TOUCH_SECONDS = 60
-MAX_ADDRESSES = 50
 PASSWORD_RESET_TIMEOUT = 60 * 60
 EMAIL_VERIFICATION_TIMEOUT = 3 * 24 * 60 * 60
 _INVALID_CREDENTIALS = "Invalid email or password."
@@ -214,17 +207,6 @@ def _clean_email(email: str) -> str:
     if not valid:
         raise _invalid("email", "Enter a valid email address.", "email")
     return value
-
-
-def _refuse_nulls(changes: Mapping[str, Any], fields: tuple[str, ...]) -> None:
-    # A partial update leaves out what it does not change; null is no value.
-    errors = [
-        FieldError((name,), "This field cannot be null.", "null")
-        for name in fields
-        if name in changes and changes[name] is None
-    ]
-    if errors:
-        raise ValidationFailed(errors=errors)
 
 
 def _check_password_rules(password: str, customer: Customer, *, field: str) -> None:
@@ -558,7 +540,7 @@ def customer_update(*, customer: Customer, changes: Mapping[str, Any]) -> Custom
     """Change the customer's own profile fields that are in ``changes``."""
     if "email" in changes:
         raise _invalid("email", "The email address cannot be changed in this version.", "read_only")
-    _refuse_nulls(changes, _PROFILE_FIELDS)
+    refuse_nulls(changes, _PROFILE_FIELDS)
     fields = [name for name in _PROFILE_FIELDS if name in changes]
     for name in fields:
         setattr(customer, name, changes[name])
@@ -602,100 +584,3 @@ def customer_password_change(
             {"tokens_revoked": revoked},
             shop_id=customer.shop_id,
         )
-
-
-# -- addresses ---------------------------------------------------------------------------
-
-
-_ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "company",
-    "line1",
-    "line2",
-    "city",
-    "postal_code",
-    "country",
-    "subdivision",
-    "phone",
-    "is_default_shipping",
-    "is_default_billing",
-)
-
-
-def address_list(*, customer: Customer) -> list[CustomerAddress]:
-    return list(CustomerAddress.objects.for_shop(customer.shop_id).filter(customer=customer))
-
-
-def address_get(*, customer: Customer, address_id: str) -> CustomerAddress:
-    """Return the customer's address ``address_id``; anyone else's is not found."""
-    pk = pk_or_none(address_id)
-    address = (
-        CustomerAddress.objects.for_shop(customer.shop_id).filter(customer=customer, pk=pk).first()
-        if pk is not None
-        else None
-    )
-    if address is None:
-        raise NotFound("No such address.")
-    return address
-
-
-def _lock_customer(customer: Customer) -> None:
-    # One writer at a time per customer, so moving a default flag from one
-    # address to another never meets the one-default unique index half-way.
-    Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk").first()
-
-
-def _save_address(address: CustomerAddress) -> CustomerAddress:
-    if address.subdivision and not address.subdivision.startswith(f"{address.country}-"):
-        raise _invalid(
-            "subdivision",
-            f"The subdivision must be one of {address.country}'s (e.g. {address.country}-XX).",
-            "subdivision_country",
-        )
-    try:
-        address.full_clean(exclude=["shop", "customer"], validate_constraints=False)
-    except DjangoValidationError as exc:
-        raise validation_failed_from_django(exc) from None
-    others = CustomerAddress.objects.filter(customer_id=address.customer_id).exclude(pk=address.pk)
-    if address.is_default_shipping:
-        others.filter(is_default_shipping=True).update(is_default_shipping=False)
-    if address.is_default_billing:
-        others.filter(is_default_billing=True).update(is_default_billing=False)
-    address.save()
-    return address
-
-
-def address_create(*, customer: Customer, data: Mapping[str, Any]) -> CustomerAddress:
-    """Save a new address for the customer; a default flag moves to it."""
-    with transaction.atomic():
-        _lock_customer(customer)
-        if CustomerAddress.objects.filter(customer=customer).count() >= MAX_ADDRESSES:
-            raise Conflict(
-                f"A customer can keep at most {MAX_ADDRESSES} addresses.", code="address_limit"
-            )
-        address = CustomerAddress(
-            shop_id=customer.shop_id,
-            customer=customer,
-            **{name: data[name] for name in _ADDRESS_FIELDS if name in data},
-        )
-        return _save_address(address)
-
-
-def address_update(
-    *, customer: Customer, address_id: str, changes: Mapping[str, Any]
-) -> CustomerAddress:
-    """Change the fields of the customer's address given in ``changes``."""
-    _refuse_nulls(changes, _ADDRESS_FIELDS)
-    with transaction.atomic():
-        _lock_customer(customer)
-        address = address_get(customer=customer, address_id=address_id)
-        for name in _ADDRESS_FIELDS:
-            if name in changes:
-                setattr(address, name, changes[name])
-        return _save_address(address)
-
-
-def address_delete(*, customer: Customer, address_id: str) -> None:
-    with transaction.atomic():
-        address_get(customer=customer, address_id=address_id).delete()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from merchantry.accounts.models import Customer, CustomerAddress, Membership, Role, User
 from merchantry.core import audit
@@ -39,6 +39,7 @@ __all__ = [
     "role_create",
     "role_delete",
     "role_list",
+    "role_update",
     "shops_for_user",
     "staff_actor",
     "superuser_ensure",
@@ -278,6 +279,66 @@ def role_create(*, actor: Actor, shop: Shop, key: str, name: str, permissions: l
             {"key": key, "permissions": role.permissions},
             shop_id=shop.pk,
         )
+    return role
+
+
+def role_update(
+    *,
+    actor: Actor,
+    shop: Shop,
+    role_id: int,
+    name: str | None = None,
+    permissions: list[str] | None = None,
+) -> Role:
+    """
+    Rename a custom role or change what it grants; audited.
+
+    Its holders gain or lose permissions at once. Built-in roles are defined
+    in code and cannot be changed (409); the same no-escalation rule as on
+    creation applies to the new permissions.
+    """
+    actor.require(Perm.STAFF_MANAGE)
+    with transaction.atomic():
+        role = (
+            Role.objects.select_for_update()
+            .filter(Q(shop=shop) | Q(shop__isnull=True), pk=role_id)
+            .first()
+        )
+        if role is None:
+            raise NotFound("No such role.")
+        if role.is_builtin:
+            raise Conflict(
+                "Built-in roles are defined by Merchantry and cannot change.", code="builtin_role"
+            )
+        before = {"name": role.name, "permissions": list(role.permissions)}
+        if name is not None:
+            role.name = name
+        if permissions is not None:
+            unknown = validate_permissions(permissions)
+            if unknown:
+                raise ValidationFailed(
+                    errors=[
+                        FieldError(
+                            ("permissions",),
+                            f"Unknown permissions: {', '.join(unknown)}.",
+                            "choice",
+                        )
+                    ]
+                )
+            beyond = sorted(code for code in expand(permissions) if not actor.has_perm(code))
+            if beyond:
+                raise PermissionDenied(
+                    f"You cannot grant permissions you do not hold: {', '.join(beyond)}."
+                )
+            role.permissions = sorted(set(permissions))
+        try:
+            role.full_clean()
+        except DjangoValidationError as exc:
+            raise validation_failed_from_django(exc) from None
+        after = {"name": role.name, "permissions": list(role.permissions)}
+        if after != before:
+            role.save(update_fields=["name", "permissions"])
+            audit.record(actor, "role.update", role, {"from": before, "to": after}, shop_id=shop.pk)
     return role
 
 

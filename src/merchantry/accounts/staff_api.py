@@ -13,6 +13,7 @@ from merchantry.accounts.staff_schemas import (
     CustomerOut,
     RoleCreate,
     RoleOut,
+    RolePatch,
     StaffCreate,
     StaffCreated,
     StaffOut,
@@ -119,6 +120,25 @@ def role_create(request: HttpRequest, payload: RoleCreate) -> Status[Role]:
         permissions=[str(code) for code in payload.permissions],
     )
     return Status(201, role)
+
+
+@admin_router.patch(
+    "/roles/{role_id}",
+    response=RoleOut,
+    tags=["roles"],
+    summary="Rename a custom role or change its permissions (built-in roles: 409)",
+)
+def role_patch(request: HttpRequest, role_id: str, payload: RolePatch) -> Role:
+    ctx = request_context(request)
+    # Absent fields stay as they are; explicit nulls fail the schema (422).
+    changes = payload.model_dump(exclude_unset=True)
+    return services.role_update(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        role_id=parse_id(role_id, what="role"),
+        name=changes.get("name"),
+        permissions=[str(c) for c in changes["permissions"]] if "permissions" in changes else None,
+    )
 
 
 @admin_router.delete(

@@ -17,6 +17,7 @@ __all__ = [
     "CustomerOut",
     "RoleCreate",
     "RoleOut",
+    "RolePatch",
     "StaffCreate",
     "StaffCreated",
     "StaffOut",
@@ -110,6 +111,13 @@ class RoleCreate(InputSchema):
     key: RoleKey
     name: RoleName
     permissions: list[Perm] = Field(..., max_length=len(Perm))
+
+
+class RolePatch(InputSchema):
+    """Fields to change; absent fields stay as they are."""
+
+    name: RoleName = Field(None)
+    permissions: list[Perm] = Field(None, max_length=len(Perm))
 
 
 # -- customers (read-only) -------------------------------------------------------

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django_otp import user_has_device
 from ninja.security import APIKeyHeader, HttpBearer
 from ninja.security.session import SessionAuth
 
 from merchantry.accounts.services import shops_for_user, staff_actor
 from merchantry.core.actors import Actor
 from merchantry.core.context import bind
-from merchantry.core.errors import BadRequest, NotFound
+from merchantry.core.errors import BadRequest, NotAuthenticated, NotFound
 from merchantry.core.validators import SLUG_RE
 from merchantry.tenancy.context import RequestContext
 from merchantry.tenancy.models import ApiKeyKind, Shop, ShopStatus
@@ -63,6 +64,13 @@ class StaffSessionAuth(SessionAuth):
         user = request.user
         if not (user.is_authenticated and user.is_active and user.is_staff):
             return None
+        # A session that skipped the second factor of a user who has one set
+        # up is not a staff session (the admin signs such sessions out too).
+        if user_has_device(user, confirmed=True) and not user.is_verified():
+            raise NotAuthenticated(
+                "Finish signing in with your two-factor code first.",
+                code="second_factor_required",
+            )
         slug = request.headers.get(SHOP_HEADER, "").strip()
         if slug:
             # Validate before querying: a slug is short and plain, and a NUL

@@ -44,7 +44,9 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "ValidationFailed",
+    "invalid_field",
     "problem_response",
+    "refuse_nulls",
     "validation_failed_from_django",
 ]
 
@@ -209,3 +211,23 @@ def validation_failed_from_django(exc: Any, *, detail: str | None = None) -> Val
             message = error.message % error.params if error.params else error.message
             errors.append(FieldError((), str(message), error.code or "invalid"))
     return ValidationFailed(detail or "Some fields are invalid; see errors.", errors=errors)
+
+
+def invalid_field(field: str, message: str, code: str = "invalid") -> ValidationFailed:
+    """Return a :class:`ValidationFailed` about one input field."""
+    return ValidationFailed(errors=[FieldError((field,), message, code)])
+
+
+def refuse_nulls(changes: Mapping[str, Any], fields: Iterable[str]) -> None:
+    """
+    Raise :class:`ValidationFailed` for each of ``fields`` set to None.
+
+    A partial update leaves out what it does not change; null is no value.
+    """
+    errors = [
+        FieldError((name,), "This field cannot be null.", "null")
+        for name in fields
+        if name in changes and changes[name] is None
+    ]
+    if errors:
+        raise ValidationFailed(errors=errors)

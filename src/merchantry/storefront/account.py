@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from merchantry.accounts import customer_addresses
 from merchantry.accounts import customers as customer_services
 from merchantry.accounts.models import Customer
 from merchantry.core.errors import MerchantryError, RateLimited
@@ -173,7 +174,7 @@ def account_home(request: HttpRequest) -> HttpResponse:
         request,
         "home.html",
         customer=customer,
-        addresses=customer_services.address_list(customer=customer),
+        addresses=customer_addresses.address_list(customer=customer),
     )
 
 

@@ -172,6 +172,8 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
         ordering = ("-created_at",)
         constraints = [
             models.CheckConstraint(
