@@ -13,6 +13,31 @@ from tests.conftest import run_merchantry
 STRONG_KEY = "Zk4p9Q2vL8xT1mN6bR3yW7cJ0hF5sD2gA9eU4iO"
 
 
+CONFIG_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "HOST",
+    "PORT",
+    "ALLOWED_HOSTS",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "EMAIL_URL",
+    "MERCHANTRY_JOB_QUEUE",
+    "MERCHANTRY_FEATURE_FLAGS",
+    "MERCHANTRY_DATA_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-process load_config() reads the environment too; the CI pass on
+    # PostgreSQL sets DATABASE_URL, which these tests must not see.
+    for name in CONFIG_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 def _env(tmp_path: Path, **values: str) -> dict[str, str]:
     env = {
         key: value

@@ -33,7 +33,7 @@ from merchantry.accounts.customer_schemas import (
     SignInIn,
     TokenCheckIn,
 )
-from merchantry.accounts.models import Customer, CustomerAddress
+from merchantry.accounts.models import Customer
 from merchantry.core.ratelimit import client_ip
 from merchantry.tenancy.context import request_context
 
@@ -82,25 +82,6 @@ def _session_out(issued: customers.IssuedToken) -> dict[str, Any]:
         "token": issued.token,
         "expires_at": issued.expires_at,
         "customer": _customer_out(issued.customer),
-    }
-
-
-def _address_out(address: CustomerAddress) -> dict[str, Any]:
-    return {
-        "id": str(address.pk),
-        "first_name": address.first_name,
-        "last_name": address.last_name,
-        "company": address.company,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "postal_code": address.postal_code,
-        "country": address.country,
-        "subdivision": address.subdivision,
-        "phone": address.phone,
-        "is_default_shipping": address.is_default_shipping,
-        "is_default_billing": address.is_default_billing,
-        "created_at": address.created_at,
     }
 
 
@@ -227,14 +208,14 @@ def me_password(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]
 def addresses(request: HttpRequest) -> dict[str, Any]:
     customer = customers.require_customer(request)
     items = customer_addresses.address_list(customer=customer)
-    return {"items": [_address_out(a) for a in items], "next_cursor": None}
+    return {"items": items, "next_cursor": None}
 
 
 @store_router.post("/customers/me/addresses", response={201: AddressOut}, summary="Save an address")
 def address_create(request: HttpRequest, payload: AddressCreateIn) -> Status[dict[str, Any]]:
     customer = customers.require_customer(request)
     address = customer_addresses.address_create(customer=customer, data=payload.model_dump())
-    return Status(201, _address_out(address))
+    return Status(201, address)
 
 
 @store_router.get(
@@ -242,7 +223,7 @@ def address_create(request: HttpRequest, payload: AddressCreateIn) -> Status[dic
 )
 def address_detail(request: HttpRequest, address_id: str) -> dict[str, Any]:
     customer = customers.require_customer(request)
-    return _address_out(customer_addresses.address_get(customer=customer, address_id=address_id))
+    return customer_addresses.address_get(customer=customer, address_id=address_id)
 
 
 @store_router.patch(
@@ -257,7 +238,7 @@ def address_update(
         address_id=address_id,
         changes=payload.model_dump(exclude_unset=True),
     )
-    return _address_out(address)
+    return address
 
 
 @store_router.delete(

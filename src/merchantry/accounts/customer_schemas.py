@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from ninja import Schema
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
-from merchantry.core.schemas import InputSchema
+from merchantry.core.schemas import InputSchema, ObjectOut
 from merchantry.core.validators import is_country
 
 __all__ = [
@@ -222,8 +222,7 @@ class AddressUpdateIn(_In):
     is_default_billing: StrictBool | None = None
 
 
-class AddressOut(Schema):
-    id: str
+class AddressOut(ObjectOut):
     first_name: str
     last_name: str
     company: str

@@ -7,11 +7,11 @@ from typing import Any
 
 from ninja import Field, Schema
 
+from merchantry.accounts.customer_schemas import AddressOut
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from merchantry.tenancy.schemas import InputSchema, ObjectOut, Text
 
 __all__ = [
-    "AddressOut",
     "CustomerDetailOut",
     "CustomerFilters",
     "CustomerOut",
@@ -121,21 +121,6 @@ class RolePatch(InputSchema):
 
 
 # -- customers (read-only) -------------------------------------------------------
-
-
-class AddressOut(ObjectOut):
-    first_name: str
-    last_name: str
-    company: str
-    line1: str
-    line2: str
-    city: str
-    postal_code: str
-    country: str
-    subdivision: str
-    phone: str
-    is_default_shipping: bool
-    is_default_billing: bool
 
 
 class CustomerOut(ObjectOut):
