@@ -8,7 +8,7 @@ from factory.django import DjangoModelFactory
 from merchantry.accounts.models import Customer, Membership, Role, User
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.tenancy.models import Channel, ChannelKind, Domain, Shop
-from merchantry.tenancy.permissions import ALL
+from merchantry.tenancy.permissions import ALL, BUILTIN_ROLES
 from merchantry.tenancy.services import apikey_create
 
 PASSWORD = "Correct-Horse-42"
@@ -63,7 +63,10 @@ class UserFactory(DjangoModelFactory):
 
 
 def builtin_role(key: str) -> Role:
-    return Role.objects.get(shop__isnull=True, key=key)
+    # Transactional tests flush every table, the migration's rows included.
+    return Role.objects.get_or_create(shop=None, key=key, defaults={"name": BUILTIN_ROLES[key][0]})[
+        0
+    ]
 
 
 class MembershipFactory(DjangoModelFactory):

@@ -22,3 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The suite sends every API request from 127.0.0.1 within seconds; the rate
 # limiter has its own tests, which set their own limits.
 MERCHANTRY_RATE_LIMITS = {}
+# Threads (the live server's request handlers, race tests) must not keep
+# persistent connections past their work: a leftover session stops the test
+# database from being dropped on PostgreSQL.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -705,3 +705,32 @@ def test_superuser_creates_a_shop_with_its_domain(db) -> None:
     assert created.shop.slug == "initech"
     assert created.shop.default_currency == "USD"
     assert AuditEvent.objects.filter(action="shop.create", shop_id=created.shop_id).count() == 1
+
+
+def test_a_new_admin_session_starts_in_the_shop_of_the_host(shop, other_shop) -> None:
+    # given a member of two shops, one of which owns the admin's host name
+    from tests.factories import DomainFactory
+
+    user = member(shop)
+    MembershipFactory(user=user, shop=other_shop, role=builtin_role("owner"))
+    DomainFactory(shop=other_shop, host="testserver")
+    client = staff_client(user)
+
+    # when they open the admin without having chosen a shop
+    response = client.get("/admin/")
+
+    # then they work in the host's shop, not the first by name
+    assert response.status_code == 200
+    assert client.session[SESSION_KEY] == other_shop.pk
+
+
+def test_the_host_shop_is_not_chosen_for_someone_who_does_not_work_there(shop, other_shop):
+    from tests.factories import DomainFactory
+
+    user = member(shop)
+    DomainFactory(shop=other_shop, host="testserver")
+    client = staff_client(user)
+
+    client.get("/admin/")
+
+    assert client.session[SESSION_KEY] == shop.pk

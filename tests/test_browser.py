@@ -23,6 +23,23 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Test data comes from fixtures listed before ``browser_page``: a connection
+# opened after Playwright starts lives in its context and is never closed,
+# which stops PostgreSQL from dropping the test database.
+
+
+@pytest.fixture
+def owner() -> User:
+    return User.objects.create_superuser(email="owner@example.com", password="Correct-Horse-42")
+
+
+@pytest.fixture
+def demo_shop():
+    from tests.factories import ShopFactory
+
+    return ShopFactory(slug="demo", name="Demo Shop")
+
+
 @pytest.fixture
 def browser_page():
     from playwright.sync_api import sync_playwright
@@ -42,9 +59,10 @@ def browser_page():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def test_staff_signs_in_to_the_admin_without_csp_violations(live_server, browser_page) -> None:
-    # given a staff account
-    User.objects.create_superuser(email="owner@example.com", password="Correct-Horse-42")
+def test_staff_signs_in_to_the_admin_without_csp_violations(
+    live_server, owner, browser_page
+) -> None:
+    # given a staff account (the owner fixture)
     page = browser_page
     problems: list[str] = []
     page.on(
@@ -71,10 +89,7 @@ def test_staff_signs_in_to_the_admin_without_csp_violations(live_server, browser
     assert problems == []
 
 
-def test_storefront_renders_with_its_stylesheet(live_server, browser_page) -> None:
-    from tests.factories import ShopFactory
-
-    ShopFactory(slug="demo", name="Demo Shop")
+def test_storefront_renders_with_its_stylesheet(live_server, demo_shop, browser_page) -> None:
     page = browser_page
     blocked: list[str] = []
     page.on("console", lambda msg: blocked.append(msg.text) if msg.type == "error" else None)

@@ -24,8 +24,9 @@ def _owner_role() -> Role:
     return role
 
 
-def test_staff_switch_shops_from_the_sidebar(live_server, browser_page) -> None:  # noqa: F811
-    # given an owner of two shops, each with a channel
+@pytest.fixture
+def owner_of_two_shops() -> tuple[User, list[Shop]]:
+    """An owner of two shops, each with a channel (made before the browser starts)."""
     user = User.objects.create_user(
         email="owner@example.com", password=PASSWORD, full_name="Olivia Owner", is_staff=True
     )
@@ -46,6 +47,16 @@ def test_staff_switch_shops_from_the_sidebar(live_server, browser_page) -> None:
             default_country=country,
         )
         shops.append(shop)
+    return user, shops
+
+
+def test_staff_switch_shops_from_the_sidebar(
+    live_server,
+    owner_of_two_shops,
+    browser_page,  # noqa: F811
+) -> None:
+    # given an owner of two shops, each with a channel
+    _user, shops = owner_of_two_shops
     page = browser_page
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

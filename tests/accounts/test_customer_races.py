@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
+from merchantry.accounts.customer_addresses import address_create
 from merchantry.accounts.customers import customer_register
 from merchantry.accounts.models import Customer, CustomerAddress
 from merchantry.core.errors import Conflict
@@ -67,7 +68,6 @@ def test_concurrent_registrations_of_one_email_make_one_account() -> None:
 
 def test_concurrent_default_flags_leave_one_default() -> None:
     # given
-    from merchantry.accounts.customers import address_create
 
     shop = ShopFactory()
     customer = CustomerFactory(shop=shop)

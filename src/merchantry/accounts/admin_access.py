@@ -52,16 +52,22 @@ def admin_shops(user: User) -> tuple[Shop, ...]:
 def resolve_admin_scope(request: HttpRequest) -> AdminScope:
     """
     Return the signed-in staff member's scope: the shop kept in the session
-    when they may still work there, else the first of their shops.
+    when they may still work there, else the shop of the request's host
+    (its domain, or the default shop on 127.0.0.1) when they belong to it,
+    else the first of their shops.
     """
     user = request.user
     shops = admin_shops(user)
-    wanted = request.session.get(SESSION_KEY)
+    kept = request.session.get(SESSION_KEY)
+    wanted = kept
+    if wanted is None:
+        host_shop = getattr(request, "shop", None)
+        wanted = host_shop.pk if host_shop else None
     shop = next((s for s in shops if s.pk == wanted), shops[0] if shops else None)
-    if shop is not None and wanted != shop.pk:
+    if shop is not None and kept != shop.pk:
         request.session[SESSION_KEY] = shop.pk
-    elif shop is None and wanted is not None:
-        del request.session[SESSION_KEY]
+    elif shop is None:
+        request.session.pop(SESSION_KEY, None)
     return AdminScope(
         user=user,
         shop=shop,

@@ -117,6 +117,12 @@ def shops_for_user(user: User) -> list[Shop]:
 
 def _role(shop: Shop, key: str) -> Role:
     role = Role.objects.available_to(shop).filter(key=key).order_by("-shop_id").first()
+    if role is None and key in BUILTIN_ROLES:
+        # Built-in roles exist in every installation (a migration creates
+        # them); recreate one that was deleted rather than refuse to work.
+        role, _ = Role.objects.get_or_create(
+            shop=None, key=key, defaults={"name": BUILTIN_ROLES[key][0]}
+        )
     if role is None:
         raise ValidationFailed(
             errors=[FieldError(("role",), f"No role {key!r} in this shop.", "choice")]
