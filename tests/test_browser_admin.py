@@ -55,8 +55,7 @@ def test_staff_switch_shops_from_the_sidebar(
     owner_of_two_shops,
     browser_page,  # noqa: F811
 ) -> None:
-    # given an owner of two shops, each with a channel
-    _user, shops = owner_of_two_shops
+    # given an owner of two shops, each with a channel (the fixture)
     page = browser_page
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
