@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "merchantry.core",
     "merchantry.tenancy",
     "merchantry.accounts",
+    "merchantry.plugins",
     "merchantry.storefront",
 ]
 

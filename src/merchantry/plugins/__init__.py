@@ -1,0 +1,1 @@
+"""The plugin platform: manifests, discovery, hooks, provider interfaces, per-shop installations."""
