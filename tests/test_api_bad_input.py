@@ -24,8 +24,10 @@ from merchantry.api.v1 import api
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.tenancy.models import ApiKey, Shop
 from merchantry.tenancy.services import apikey_revoke
+from merchantry.testing import registered_plugin
 from tests.factories import publishable_key, secret_key
-from tests.test_tenant_wall import OBJECTS
+from tests.plugins.sample_plugins import VALID_SETTINGS, sample_plugin, wall_plugin_id
+from tests.test_tenant_wall import OBJECTS, fill_path
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,22 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "name": "Desk",
         "permissions": ["orders.view"],
     },
+    ("POST", "/api/v1/admin/webhooks/endpoints"): {
+        "url": "https://erp.example.com/merchantry/events",
+        "event_types": ["order.*", "channel.created"],
+        "description": "ERP",
+        "is_active": True,
+    },
+    ("PATCH", "/api/v1/admin/webhooks/endpoints/{endpoint_id}"): {
+        "url": "https://erp.example.com/v2/events",
+        "event_types": ["*"],
+        "description": "ERP, v2",
+        "is_active": False,
+    },
+    ("POST", "/api/v1/admin/webhooks/endpoints/{endpoint_id}/rotate-secret"): {
+        "previous_secret_valid_hours": 24,
+    },
+    ("PATCH", "/api/v1/admin/plugins/{plugin_id}/settings"): {"settings": VALID_SETTINGS},
 }
 
 # Bodies naming things that do not exist (or exist in another shop): 4xx.
@@ -214,8 +232,7 @@ def _db_state() -> dict[str, list[dict[str, Any]]]:
 def _path_for(shop: Shop, path: str) -> str:
     if not _PARAM.search(path):
         return path
-    obj = OBJECTS[path](shop)
-    return _PARAM.sub(str(obj.pk), path, count=1)
+    return fill_path(path, OBJECTS[path](shop))
 
 
 def _send(client: Client, method: str, url: str, payload: Any, *, raw: bool = False):
@@ -227,6 +244,13 @@ def _assert_rejected(response, case: str) -> None:
     assert response.status_code in BAD_STATUSES, (case, response.status_code, response.content)
     assert response["Content-Type"] == PROBLEM, case
     assert response.json()["status"] == response.status_code
+
+
+@pytest.fixture(autouse=True)
+def _wall_plugin(shop) -> Iterator[None]:
+    # The plugin routes name the plugin OBJECTS installed; it must exist.
+    with registered_plugin(sample_plugin(wall_plugin_id(shop))):
+        yield
 
 
 # -- tests -----------------------------------------------------------------------------

@@ -82,6 +82,7 @@ OPERATIONS = [
     ),
     Op("GET", "/customers", Perm.CUSTOMERS_VIEW),
     Op("GET", "/customers/{customer}", Perm.CUSTOMERS_VIEW),
+    Op("GET", "/plugins", Perm.PLUGINS_MANAGE),
 ]
 
 

@@ -36,9 +36,11 @@ from merchantry.accounts.models import (
 from merchantry.api.v1 import api
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
+from merchantry.plugins.models import PluginInstallation
 from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
+from merchantry.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -49,6 +51,13 @@ from tests.factories import (
     publishable_key,
     secret_key,
 )
+from tests.plugins.sample_plugins import (
+    VALID_SETTINGS,
+    wall_event,
+    wall_installation,
+    wall_path_values,
+)
+from tests.webhooks.factories import webhook_delivery, webhook_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +131,24 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/roles/{role_id}": _role,
     "/api/v1/admin/customers/{customer_id}": _customer,
     "/api/v1/store/customers/me/addresses/{address_id}": _address,
+    "/api/v1/admin/webhooks/endpoints/{endpoint_id}": webhook_endpoint,
+    "/api/v1/admin/webhooks/endpoints/{endpoint_id}/rotate-secret": webhook_endpoint,
+    "/api/v1/admin/webhooks/deliveries/{delivery_id}": webhook_delivery,
+    "/api/v1/admin/webhooks/deliveries/{delivery_id}/replay": webhook_delivery,
+    "/api/v1/admin/plugins/{plugin_id}": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/install": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/settings": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/enable": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/disable": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/health": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/webhook-events": wall_installation,
+    "/api/v1/admin/plugins/{plugin_id}/webhook-events/{event_id}/replay": wall_event,
+}
+
+# Paths whose parameters are not just the object's pk: path -> the values of
+# its parameters, in order, for the object OBJECTS made.
+PATH_VALUES: dict[str, Callable[[Model], tuple[Any, ...]]] = {
+    path: wall_path_values for path in OBJECTS if path.startswith("/api/v1/admin/plugins/")
 }
 
 # List path -> the rows of a shop that list could show. Whoever adds a list
@@ -134,7 +161,13 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/roles": lambda shop: Role.objects.filter(shop=shop),
     "/api/v1/admin/customers": lambda shop: Customer.objects.for_shop(shop),
     "/api/v1/store/customers/me/addresses": lambda shop: CustomerAddress.objects.for_shop(shop),
+    "/api/v1/admin/webhooks/endpoints": lambda shop: WebhookEndpoint.objects.for_shop(shop),
+    "/api/v1/admin/webhooks/deliveries": lambda shop: WebhookDelivery.objects.for_shop(shop),
+    "/api/v1/admin/plugins": lambda shop: PluginInstallation.objects.for_shop(shop),
 }
+
+# Lists whose items' "id" is another field of the rows than the pk.
+LIST_KEYS: dict[str, str] = {"/api/v1/admin/plugins": "plugin_id"}
 
 # A valid body for operations that take one, so the call reaches the lookup
 # (and would change B's row if the wall had a hole). Others send {}.
@@ -143,6 +176,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/staff/{membership_id}"): {"role": "admin"},
     ("PATCH", "/api/v1/admin/roles/{role_id}"): {"name": "hijacked", "permissions": []},
     ("PATCH", "/api/v1/store/customers/me/addresses/{address_id}"): {"city": "Hijacked"},
+    ("PATCH", "/api/v1/admin/webhooks/endpoints/{endpoint_id}"): {
+        "url": "https://attacker.example.com/",
+        "is_active": False,
+    },
+    ("PATCH", "/api/v1/admin/plugins/{plugin_id}/settings"): {"settings": VALID_SETTINGS},
 }
 
 
@@ -199,10 +237,14 @@ def _snapshot(obj: Model) -> dict[str, Any] | None:
     return type(obj)._default_manager.filter(pk=obj.pk).values().first()
 
 
-def _fill(path: str, value: Any) -> str:
+def fill_path(path: str, obj: Model) -> str:
+    """Return ``path`` naming ``obj`` (by its pk, or as PATH_VALUES says)."""
     params = _PARAM.findall(path)
-    assert len(params) == 1, f"{path}: give OBJECTS a factory for several parameters"
-    return path.replace(f"{{{params[0]}}}", str(value))
+    values = PATH_VALUES[path](obj) if path in PATH_VALUES else (obj.pk,)
+    assert len(params) == len(values), f"{path}: register its parameters in PATH_VALUES"
+    for param, value in zip(params, values, strict=True):
+        path = path.replace(f"{{{param}}}", str(value))
+    return path
 
 
 # -- tests ---------------------------------------------------------------------------
@@ -237,7 +279,7 @@ def test_another_shops_object_is_not_found(shop, other_shop, method, path) -> No
     client = _client_for(shop, path)
 
     # when: shop A names B's object
-    response = _call(client, method, _fill(path, theirs.pk), BODIES.get((method, path)))
+    response = _call(client, method, fill_path(path, theirs), BODIES.get((method, path)))
 
     # then: it does not exist for A, and B's row is untouched
     assert response.status_code == 404, (method, path, response.content)
@@ -267,8 +309,9 @@ def test_lists_and_reads_never_show_another_shops_rows(shop, other_shop, path) -
     if path not in LISTS:
         pytest.fail(f"register the list {path} in LISTS of {__name__}")
     returned = {item["id"] for item in body["items"]}
-    ours = {str(pk) for pk in LISTS[path](shop).values_list("pk", flat=True)}
-    theirs = {str(pk) for pk in LISTS[path](other_shop).values_list("pk", flat=True)}
+    key = LIST_KEYS.get(path, "pk")
+    ours = {str(pk) for pk in LISTS[path](shop).values_list(key, flat=True)}
+    theirs = {str(pk) for pk in LISTS[path](other_shop).values_list(key, flat=True)}
     assert theirs, f"{path}: the factories made no rows for the other shop"
     assert returned & ours, f"{path}: the list shows none of the shop's own rows"
     assert not returned & theirs

@@ -248,6 +248,9 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "check-config": cmd_check_config,
 }
 
+# Django names commands after their module, with underscores.
+COMMAND_ALIASES = {"rotate-encryption-keys": "rotate_encryption_keys"}
+
 USAGE = """\
 usage: merchantry <command> [options]
 
@@ -264,6 +267,11 @@ Shops, channels, staff and keys (see `merchantry <command> --help`):
   apikey create --shop SLUG --kind secret|publishable [--channel SLUG]
                 [--permissions all|catalog.view,...] --name LABEL   (prints only the key)
   apikey revoke --shop SLUG PREFIX_OR_ID | apikey list --shop SLUG
+
+Plugins:
+  plugins list | plugins health [--shop SLUG]
+  plugin new NAME [--dir PATH]      scaffold a plugin package
+  rotate-encryption-keys            re-encrypt stored secrets with the first key
 
 Every Django management command works too, e.g. `merchantry migrate`,
 `merchantry makemigrations`, `merchantry createsuperuser`, `merchantry shell`.
@@ -286,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args[1]](["--help"])
     if args[:2] == ["help", "--django"]:
         args = ["help"]
+    args[0] = COMMAND_ALIASES.get(args[0], args[0])
     bootstrap()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "merchantry.settings")
     from django.core.management import execute_from_command_line

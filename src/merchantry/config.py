@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 import limits
+from cryptography.fernet import Fernet
 from pydantic import (
     AliasChoices,
     Field,
@@ -146,6 +147,12 @@ class Config(BaseSettings):
         default=None,
         description="Signs sessions and tokens; generated into the data folder when unset.",
     )
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("MERCHANTRY_ENCRYPTION_KEYS"),
+        description="Comma-separated Fernet keys for secrets stored in the database; the "
+        "first encrypts, all decrypt. Default: one key derived from SECRET_KEY.",
+    )
     debug: bool = Field(default=False, description="Django debug mode; never in production.")
     host: str = Field(default="127.0.0.1", description="Address `merchantry serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `merchantry serve` uses.")
@@ -237,6 +244,12 @@ class Config(BaseSettings):
         description="API requests allowed per client address, whatever the credentials; "
         "`off` disables.",
     )
+    http_allow_private_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("MERCHANTRY_HTTP_ALLOW_PRIVATE_HOSTS"),
+        description="Private or loopback destinations outbound calls may reach anyway, "
+        "e.g. `localhost:8025,10.0.5.0/24` (names, addresses or networks, optional port).",
+    )
 
     # -- validators ---------------------------------------------------------
 
@@ -250,6 +263,17 @@ class Config(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: Any) -> Any:
         return _parse_rate_limit(value)
+
+    @field_validator("http_allow_private_hosts", mode="before")
+    @classmethod
+    def _http_allow_private_hosts(cls, value: Any) -> Any:
+        # Imported here: the SSRF guard owns the grammar, and config stays light to import.
+        from merchantry.core.http import parse_allow_list
+
+        entries = _split_csv(value)
+        if isinstance(entries, list):
+            parse_allow_list(entries)
+        return entries
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -325,6 +349,25 @@ class Config(BaseSettings):
         if scheme in ("smtp", "smtps") and not urlsplit(url).hostname:
             raise ValueError("the SMTP URL names no host")
         return url
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _encryption_keys(cls, value: Any) -> Any:
+        keys = _split_csv(value)
+        if not isinstance(keys, list):
+            return keys
+        for index, key in enumerate(keys, start=1):
+            raw = key.get_secret_value() if isinstance(key, SecretStr) else str(key)
+            try:
+                Fernet(raw.encode())
+            except (ValueError, TypeError):
+                # Never echo the value: it is (meant to be) a key.
+                raise ValueError(
+                    f"key {index} of {len(keys)} is not a Fernet key (44 characters of URL-safe "
+                    "base64); make one with: python3 -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                ) from None
+        return keys
 
     @field_validator("secret_key", mode="before")
     @classmethod
@@ -436,6 +479,13 @@ class Config(BaseSettings):
                     if value is not None
                     else f"******** (generated in {self.data_dir / SECRET_KEY_FILE})"
                 )
+            elif name == "encryption_keys":
+                count = len(value)
+                shown = (
+                    f"******** ({count} key{'s' if count != 1 else ''})"
+                    if value
+                    else "(unset: derived from SECRET_KEY)"
+                )
             elif name == "database_url":
                 shown = _mask_url(self.effective_database_url)
             elif name == "email_url":
@@ -443,7 +493,7 @@ class Config(BaseSettings):
             elif name == "redis_url":
                 shown = _mask_url(value) if value else "(unset: in-memory cache)"
             elif isinstance(value, list):
-                shown = ",".join(value)
+                shown = ",".join(value) or "-"
             elif isinstance(value, dict):
                 shown = ",".join(f"{k}={'on' if v else 'off'}" for k, v in value.items()) or "-"
             elif value is None:

@@ -23,6 +23,9 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = CONFIG.ensure_data_dir()
 
 SECRET_KEY = CONFIG.effective_secret_key()
+# Keys for secrets stored in the database (merchantry.core.crypto); empty means
+# one key derived from SECRET_KEY.
+MERCHANTRY_ENCRYPTION_KEYS = [key.get_secret_value() for key in CONFIG.encryption_keys]
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = CONFIG.allowed_hosts
 
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
     "merchantry.tenancy",
     "merchantry.accounts",
     "merchantry.plugins",
+    "merchantry.webhooks",
     "merchantry.storefront",
 ]
 
@@ -266,6 +270,13 @@ MERCHANTRY_RATE_LIMITS = {
 MERCHANTRY_RATE_LIMIT_STORAGE = CONFIG.redis_url or "memory://"
 MERCHANTRY_RATE_LIMIT_KEY_PREFIX = "merchantry:ratelimit"
 MERCHANTRY_TRUST_PROXY_HEADERS = CONFIG.trust_proxy_headers
+
+# Outbound calls (merchantry.core.http) reach only public addresses, except
+# these names, addresses or networks (each with an optional port).
+MERCHANTRY_HTTP_ALLOW_PRIVATE_HOSTS = CONFIG.http_allow_private_hosts
+# Development and tests only: let webhook endpoints be any private host, over http too
+# (production lists its private receivers in MERCHANTRY_HTTP_ALLOW_PRIVATE_HOSTS).
+MERCHANTRY_WEBHOOKS_ALLOW_PRIVATE_URLS = False
 
 
 # -- Static and media -----------------------------------------------------------

@@ -9,6 +9,7 @@ from merchantry.accounts import admin_access
 from merchantry.api.v1 import api as api_v1
 from merchantry.core import health
 from merchantry.core.views import api_not_found
+from merchantry.plugins import inbox
 
 admin.site.site_header = "Merchantry"
 admin.site.site_title = "Merchantry admin"
@@ -33,5 +34,11 @@ urlpatterns = [
     path("api/v1", RedirectView.as_view(url="/api/v1/", permanent=True)),
     path("api/v1/", api_v1.urls),
     re_path(r"^api/", api_not_found),
+    # Plugins' inbound webhooks: /webhooks/<plugin>/<token>/[<path>], POST only.
+    re_path(
+        r"^webhooks/(?P<plugin_id>[^/]+)/(?P<token>[^/]+)(?:/(?P<rest>.*))?$",
+        inbox.receive_webhook,
+        name="plugin-webhook",
+    ),
     path("", include("merchantry.storefront.urls")),
 ]

@@ -276,3 +276,17 @@ def test_api_root_without_slash_redirects(client: Client) -> None:
 def test_csrf_trusted_origins_cover_direct_and_proxied_access(settings) -> None:
     assert "https://localhost" in settings.CSRF_TRUSTED_ORIGINS
     assert "http://127.0.0.1:8000" in settings.CSRF_TRUSTED_ORIGINS
+
+
+@pytest.mark.django_db
+def test_access_log_masks_the_webhook_token(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="merchantry.access"):
+        client.post(
+            "/webhooks/example/s3cr3t-token-value/events",
+            data=b"{}",
+            content_type="application/json",
+        )
+    [line] = [r.msg for r in caplog.records if r.name == "merchantry.access"]
+    assert line["path"] == "/webhooks/example/****/events"

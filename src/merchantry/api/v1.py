@@ -10,7 +10,9 @@ from merchantry.accounts import api as accounts_api
 from merchantry.api.auth import admin_auth, store_auth
 from merchantry.api.problems import install_problem_handlers
 from merchantry.api.schemas import ApiInfo
+from merchantry.plugins import api as plugins_api
 from merchantry.tenancy import api as tenancy_api
+from merchantry.webhooks import api as webhooks_api
 
 
 def build_api(*, version: str) -> NinjaAPI:
@@ -45,6 +47,8 @@ def api_info(request: HttpRequest) -> dict[str, str]:
 admin = Router(auth=admin_auth)
 admin.add_router("", tenancy_api.admin_router)
 admin.add_router("", accounts_api.admin_router)
+admin.add_router("", plugins_api.admin_router)
+admin.add_router("", webhooks_api.admin_router)
 
 store = Router(auth=store_auth)
 store.add_router("", accounts_api.store_router)

@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from unfold.admin import ModelAdmin
 
-from merchantry.core import flags
-from merchantry.core.models import AuditEvent, FeatureFlag, PeriodicJobState
+from merchantry.core import events, flags
+from merchantry.core.models import AuditEvent, FeatureFlag, OutboxEvent, PeriodicJobState
 
 
 @admin.register(AuditEvent)
@@ -84,4 +84,51 @@ class PeriodicJobStateAdmin(ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ModelAdmin):
+    """Domain events on their way to plugins and webhooks; failures can be retried."""
+
+    list_display = (
+        "id",
+        "type",
+        "shop_id",
+        "status",
+        "attempts",
+        "occurred_at",
+        "last_error_short",
+    )
+    list_filter = ("status", "type")
+    search_fields = ("type", "uid")
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+    actions = ["retry_failed"]
+    list_per_page = 50
+    show_full_result_count = False
+
+    @admin.display(description="Last error")
+    def last_error_short(self, obj: OutboxEvent) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(description="Retry the selected events that gave up")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
+        count = events.outbox_retry(
+            event_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(request, f"{count} event(s) queued again.")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -108,6 +108,10 @@ def build_logging_config(*, level: str, fmt: str) -> dict[str, Any]:
             "django.request": {"level": "ERROR"},
             "gunicorn.access": {"level": "WARNING"},
             "rq.worker": {"level": level},
+            # httpx logs whole URLs (query strings carry keys) at INFO and
+            # httpcore logs headers at DEBUG; merchantry.http logs calls safely.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
             "django_tasks": {"level": level},
         },
     }

@@ -5,6 +5,7 @@ problem responses under ``/api/``, and the content security policy.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,15 @@ error_log = structlog.get_logger("merchantry.errors")
 def is_api_request(request: HttpRequest) -> bool:
     """Return True for requests whose errors must be problem+json."""
     return request.path.startswith("/api/")
+
+
+# Webhook URLs carry a per-installation secret token as their second segment.
+_WEBHOOK_TOKEN_RE = re.compile(r"^(/webhooks/[^/]+/)[^/]+")
+
+
+def _loggable_path(path: str) -> str:
+    """Return ``path`` with secrets that live in URLs masked."""
+    return _WEBHOOK_TOKEN_RE.sub(r"\1****", path)
 
 
 def _actor(request: HttpRequest) -> str | None:
@@ -74,7 +84,7 @@ class RequestContextMiddleware:
             access_log.info(
                 "request",
                 method=request.method,
-                path=request.path,
+                path=_loggable_path(request.path),
                 status=response.status_code,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )

@@ -1,5 +1,6 @@
 """
-Platform tables: the audit trail, feature flags and periodic-job state.
+Platform tables: the audit trail, feature flags, periodic-job state and the
+outbox of domain events.
 
 ``shop_id`` columns here are plain integers rather than foreign keys because
 the core may not depend on the tenancy app; they hold a shop's primary key.
@@ -7,10 +8,13 @@ the core may not depend on the tenancy app; they hold a shop's primary key.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -112,3 +116,54 @@ class PeriodicJobState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Delivered to every sink"
+    FAILED = "failed", "Gave up"
+
+
+class OutboxEvent(models.Model):
+    """
+    A domain event recorded in the transaction that made the change.
+
+    Written by :func:`merchantry.core.events.record_event`; delivered after
+    the commit to every registered sink (plugin hooks, merchant webhooks) by
+    :func:`merchantry.core.events.dispatch_outbox`. ``sinks_done`` names the
+    sinks that have it, so a retry calls only the ones that failed.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    shop_id = models.BigIntegerField(null=True, blank=True)
+    type = models.CharField(max_length=100, help_text="e.g. order.placed")
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus, default=OutboxStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sinks_done = models.JSONField(default=list, blank=True)
+    sink_retry = models.JSONField(
+        default=dict, blank=True, help_text="Per failed sink, the parts it asked to retry."
+    )
+    last_error = models.TextField(blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [
+            models.Index(fields=("status", "next_attempt_at"), name="outbox_due_idx"),
+            models.Index(fields=("shop_id", "id"), name="outbox_shop_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=OutboxStatus.values), name="outbox_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -28,6 +28,7 @@ from merchantry.core.errors import (
     ValidationFailed,
     validation_failed_from_django,
 )
+from merchantry.core.events import record_event
 from merchantry.tenancy.cors import invalidate_store_origins
 from merchantry.tenancy.keys import PUBLISHABLE_KEY_PREFIX, SECRET_KEY_PREFIX, hash_key, new_key
 from merchantry.tenancy.models import (
@@ -68,6 +69,15 @@ _HOST_RE = re.compile(
     r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 )
 _CHANNEL_FIELDS = ("name", "slug", "kind", "currency", "default_country", "allowed_origins")
+
+
+def _channel_event_data(channel: Channel) -> dict[str, Any]:
+    """The channel as its domain events describe it (the API's field names)."""
+    return {
+        "id": str(channel.pk),
+        **{field: getattr(channel, field) for field in _CHANNEL_FIELDS},
+        "is_active": channel.is_active,
+    }
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
@@ -288,6 +298,7 @@ def channel_create(
             {field: getattr(channel, field) for field in _CHANNEL_FIELDS},
             shop_id=shop.pk,
         )
+        record_event(shop_id=shop.pk, type="channel.created", payload=_channel_event_data(channel))
         invalidate_store_origins()
     return channel
 
@@ -324,6 +335,11 @@ def channel_update(
             channel,
             {key: {"from": before[key], "to": getattr(channel, key)} for key in changes},
             shop_id=shop.pk,
+        )
+        record_event(
+            shop_id=shop.pk,
+            type="channel.updated",
+            payload={**_channel_event_data(channel), "changed": sorted(changes)},
         )
         invalidate_store_origins()
     return channel
@@ -412,6 +428,19 @@ def apikey_create(
             api_key,
             {"kind": kind, "name": api_key.name, "permissions": codes, "prefix": key.prefix},
             shop_id=shop.pk,
+        )
+        # The prefix identifies the key; the key itself never leaves this function.
+        record_event(
+            shop_id=shop.pk,
+            type="apikey.created",
+            payload={
+                "id": str(api_key.pk),
+                "kind": kind,
+                "name": api_key.name,
+                "prefix": key.prefix,
+                "channel_id": str(channel.pk) if channel is not None else None,
+                "permissions": codes,
+            },
         )
     return CreatedKey(api_key=api_key, raw=key.raw)
 

@@ -1,0 +1,1 @@
+"""Management commands of the plugin platform: ``merchantry plugins`` and ``merchantry plugin``."""

@@ -1,0 +1,1 @@
+"""Merchant outbound webhooks: signed HTTP deliveries of a shop's domain events."""
