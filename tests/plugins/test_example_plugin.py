@@ -293,3 +293,26 @@ def test_plugins_health_says_when_nothing_is_installed(shop) -> None:
 def test_plugins_health_refuses_an_unknown_shop(db) -> None:
     with pytest.raises(CommandError, match="No shop with the slug 'nope'"):
         call_command("plugins", "health", "--shop", "nope")
+
+
+@pytest.mark.django_db
+def test_the_manifests_periodic_job_is_scheduled_and_runs(shop) -> None:
+    # given the example plugin, usable, whose manifest declares an hourly job
+    from datetime import timedelta
+
+    from merchantry.core.jobs import periodic_jobs, run_due_jobs
+    from merchantry.integrations.example.tasks import count_enabled_shops
+    from merchantry.plugins.registry import all_plugins
+
+    assert all_plugins()["example"].usable
+    install_plugin(shop, "example", settings={"api_key": API_KEY, "flat_rate": "3.50"})
+
+    # when the scheduler looks for due jobs
+    scheduled = periodic_jobs()["plugin:example:count_enabled_shops"]
+    enqueued = run_due_jobs({scheduled.name: scheduled})
+
+    # then it is registered with the manifest's schedule and enqueued (run inline here)
+    assert scheduled.every == timedelta(hours=1)
+    assert scheduled.task is count_enabled_shops
+    assert enqueued == ["plugin:example:count_enabled_shops"]
+    assert count_enabled_shops.call() == 1

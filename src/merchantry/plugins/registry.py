@@ -164,7 +164,32 @@ def _discovered() -> dict[str, LoadedPlugin]:
 
 
 def _registry() -> dict[str, LoadedPlugin]:
-    return {**_discovered(), **_added}
+    plugins = {**_discovered(), **_added}
+    for loaded in plugins.values():
+        if loaded.usable:
+            _schedule(loaded)
+    return plugins
+
+
+def _schedule(loaded: LoadedPlugin) -> None:
+    """Register a usable plugin's periodic jobs with the scheduler (idempotent)."""
+    # The jobs module loads models: outside a configured Django (a plugin's
+    # own unit tests) or before the models are ready, there is no scheduler;
+    # the next lookup after start-up registers the jobs.
+    from django.apps import apps
+
+    if not apps.models_ready:
+        return
+    from merchantry.core.jobs import periodic
+
+    for scheduled in loaded.plugin.manifest.periodic_jobs:  # type: ignore[union-attr]
+        name = f"plugin:{loaded.id}:{scheduled.task.name}"
+        if name not in _scheduled:
+            periodic(every=scheduled.every, name=name)(scheduled.task)
+            _scheduled.add(name)
+
+
+_scheduled: set[str] = set()
 
 
 @functools.cache

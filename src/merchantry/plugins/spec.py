@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,7 @@ __all__ = [
     "Plugin",
     "PluginManifest",
     "ProviderKind",
+    "ScheduledJob",
     "VerifiedWebhook",
     "WebhookRejected",
     "secret_fields",
@@ -58,6 +59,15 @@ class AdminLink:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """A background job of the plugin that the scheduler enqueues every ``every``."""
+
+    task: Any
+    """A job made with :func:`merchantry.core.jobs.job` at module level."""
+    every: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class PluginManifest:
     """Who a plugin is and what it contributes."""
 
@@ -77,6 +87,12 @@ class PluginManifest:
     admin_links: tuple[AdminLink, ...] = ()
     handles_webhooks: bool = False
     """Whether the plugin receives webhooks at ``/webhooks/<id>/<token>/...``."""
+    jobs: tuple[Any, ...] = ()
+    """The background jobs (:func:`merchantry.core.jobs.job`) the plugin enqueues."""
+    periodic_jobs: tuple[ScheduledJob, ...] = ()
+    """Jobs the scheduler enqueues on a schedule while the plugin is usable. A
+    periodic job runs once per period for the installation as a whole: it
+    finds the shops where the plugin is enabled itself."""
 
 
 def secret_fields(model: type[BaseModel] | None) -> frozenset[str]:

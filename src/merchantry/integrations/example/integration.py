@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from merchantry.core.logging import get_logger
-from merchantry.integrations.example import webhooks
+from merchantry.integrations.example import tasks, webhooks
 from merchantry.integrations.example.shipping import FlatRateShipping
 from merchantry.plugins.hookspecs import HookEvent, hookimpl
 from merchantry.plugins.spec import (
@@ -17,6 +18,7 @@ from merchantry.plugins.spec import (
     Plugin,
     PluginManifest,
     ProviderKind,
+    ScheduledJob,
     VerifiedWebhook,
 )
 
@@ -60,6 +62,8 @@ class ExamplePlugin(Plugin):
         permissions=("orders.view",),
         providers=(ProviderKind.SHIPPING_RATES,),
         handles_webhooks=True,
+        jobs=(tasks.count_enabled_shops,),
+        periodic_jobs=(ScheduledJob(task=tasks.count_enabled_shops, every=timedelta(hours=1)),),
     )
 
     def provider(
