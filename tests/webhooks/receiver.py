@@ -45,7 +45,7 @@ class Receiver:
                 self.wfile.write(b"ok")
 
             def log_message(self, format: str, *args: object) -> None:
-                pass
+                """Keep the test output quiet."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
