@@ -12,14 +12,11 @@ secret fields that changed, never their values.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pydantic
-import pydantic_core
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -27,7 +24,7 @@ from pydantic import BaseModel
 
 from merchantry.core import audit
 from merchantry.core.actors import Actor
-from merchantry.core.crypto import DecryptionFailed, decrypt_text, encrypt_text
+from merchantry.core.crypto import DecryptionFailed
 from merchantry.core.errors import (
     Conflict,
     FieldError,
@@ -38,6 +35,18 @@ from merchantry.core.errors import (
 )
 from merchantry.core.logging import get_logger
 from merchantry.plugins import registry, tasks
+from merchantry.plugins.configuration import (
+    SECRET_MASK,
+    encode_secrets,
+    is_configured,
+    plugin_settings,
+    read_secrets,
+    settings_masked,
+    split_settings,
+    usable_plugin_or_raise,
+    validate_settings,
+)
+from merchantry.plugins.errors import PluginAlreadyInstalled, PluginNotConfigured, PluginUnavailable
 from merchantry.plugins.models import (
     ERROR_MAX_LENGTH,
     InstallationStatus,
@@ -45,7 +54,7 @@ from merchantry.plugins.models import (
     WebhookEvent,
     WebhookEventStatus,
 )
-from merchantry.plugins.spec import Plugin, secret_fields
+from merchantry.plugins.spec import secret_fields
 from merchantry.tenancy.models import Shop
 from merchantry.tenancy.permissions import Perm
 
@@ -73,28 +82,10 @@ __all__ = [
     "webhook_event_replay",
 ]
 
-SECRET_MASK = "********"  # noqa: S105 (the mask, not a secret)
-"""What reads show for a secret that is set; sent back unchanged, it keeps the secret."""
 MISSING = "missing"
 """Availability of an installed plugin this server no longer has."""
 
 logger = get_logger(__name__)
-
-
-class PluginUnavailable(Conflict):
-    """The plugin is incompatible with this Merchantry, broken, or gone."""
-
-    code = "plugin_unavailable"
-
-
-class PluginAlreadyInstalled(Conflict):
-    code = "plugin_already_installed"
-
-
-class PluginNotConfigured(Conflict):
-    """The stored settings do not satisfy the plugin's settings model."""
-
-    code = "plugin_not_configured"
 
 
 # -- views returned by reads ----------------------------------------------------------
@@ -158,138 +149,6 @@ def _installation(shop: Shop, plugin_id: str, *, lock: bool = False) -> PluginIn
     return installation
 
 
-def _usable_plugin(plugin_id: str) -> Plugin:
-    loaded = registry.get_plugin(plugin_id)
-    if loaded is None:
-        raise PluginUnavailable("This plugin is not available on this server.")
-    if not loaded.usable or loaded.plugin is None:
-        raise PluginUnavailable(f"This plugin cannot be used: {loaded.reason}")
-    return loaded.plugin
-
-
-# -- settings and secrets ---------------------------------------------------------------
-
-
-def _read_secrets(installation: PluginInstallation) -> dict[str, Any]:
-    """Return the decrypted secret settings; raise :class:`DecryptionFailed`."""
-    if not installation.secrets:
-        return {}
-    values = json.loads(decrypt_text(installation.secrets))
-    return values if isinstance(values, dict) else {}
-
-
-def _encode_secrets(values: Mapping[str, Any]) -> str:
-    return encrypt_text(json.dumps(dict(values), sort_keys=True)) if values else ""
-
-
-def _secret_value(value: Any) -> Any:
-    if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes):
-        value = value.get_secret_value()
-        return value.decode() if isinstance(value, bytes) else value
-    return pydantic_core.to_jsonable_python(value)
-
-
-def _validate(model: type[BaseModel], values: Mapping[str, Any]) -> BaseModel:
-    try:
-        return model.model_validate(dict(values))
-    except pydantic.ValidationError as exc:
-        # The messages never carry the input: it may be a secret.
-        errors = [
-            FieldError(("settings", *error["loc"]), error["msg"], error["type"])
-            for error in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
-        raise ValidationFailed("Some settings are invalid; see errors.", errors=errors) from None
-
-
-def _stored_values(installation: PluginInstallation, model: type[BaseModel]) -> dict[str, Any]:
-    """Return the stored plain and secret values the model still knows."""
-    names = set(model.model_fields)
-    secret_names = secret_fields(model)
-    plain = {k: v for k, v in installation.settings.items() if k in names - secret_names}
-    secrets = {k: v for k, v in _read_secrets(installation).items() if k in secret_names}
-    return {**plain, **secrets}
-
-
-def _split(instance: BaseModel, secret_names: frozenset[str]) -> tuple[dict, dict]:
-    """Return the (plain, secret) values ``instance`` was given, ready to store."""
-    given = set(instance.model_fields_set)
-    plain = instance.model_dump(mode="json", include=given - secret_names) if given else {}
-    secrets = {
-        name: _secret_value(getattr(instance, name))
-        for name in sorted(given & secret_names)
-        if getattr(instance, name) is not None
-    }
-    return plain, secrets
-
-
-def plugin_settings(installation: PluginInstallation) -> BaseModel | None:
-    """
-    Return the installation's settings as the plugin's model, secrets decrypted.
-
-    For calling the plugin only: never return it from an API or put it in a
-    log line. None when the plugin takes no settings. Raises
-    :class:`PluginUnavailable` or :class:`PluginNotConfigured`.
-    """
-    model = _usable_plugin(installation.plugin_id).manifest.settings_model
-    if model is None:
-        return None
-    try:
-        values = _stored_values(installation, model)
-    except DecryptionFailed as exc:
-        raise PluginNotConfigured(str(exc)) from None
-    try:
-        return _validate(model, values)
-    except ValidationFailed as exc:
-        raise PluginNotConfigured(
-            "The plugin's settings are incomplete or invalid; configure it again.",
-            errors=exc.errors,
-        ) from None
-
-
-def settings_masked(
-    installation: PluginInstallation, model: type[BaseModel] | None
-) -> tuple[dict[str, Any], dict[str, bool]]:
-    """
-    Return ``(settings, secrets_set)``: the effective plain values (stored, or
-    the default), and each secret as :data:`SECRET_MASK` when set, else None.
-    """
-    if model is None:
-        return dict(installation.settings), {}
-    secret_names = secret_fields(model)
-    try:
-        stored_secrets = _read_secrets(installation)
-    except DecryptionFailed:
-        stored_secrets = {}
-    secrets_set = {name: name in stored_secrets for name in sorted(secret_names)}
-    values: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        if name in secret_names:
-            values[name] = SECRET_MASK if secrets_set[name] else None
-        elif name in installation.settings:
-            values[name] = installation.settings[name]
-        elif not info.is_required():
-            values[name] = _default(info)
-    return values, secrets_set
-
-
-def _default(info: Any) -> Any:
-    """Return a field's default as JSON, or None when it cannot be computed alone."""
-    try:
-        return pydantic_core.to_jsonable_python(info.get_default(call_default_factory=True))
-    except Exception:  # a default factory that needs the other fields' values
-        return None
-
-
-def _is_configured(installation: PluginInstallation, model: type[BaseModel] | None) -> bool:
-    if model is None:
-        return True
-    try:
-        _validate(model, _stored_values(installation, model))
-    except (ValidationFailed, DecryptionFailed):
-        return False
-    return True
-
-
 # -- reads ----------------------------------------------------------------------------
 
 
@@ -318,7 +177,7 @@ def _view(
         handles_webhooks=bool(manifest and manifest.handles_webhooks),
         settings_model=model,
         installation=installation,
-        configured=_is_configured(installation, model) if installation is not None else None,
+        configured=is_configured(installation, model) if installation is not None else None,
         settings=values,
         secrets_set=secrets_set,
     )
@@ -402,7 +261,7 @@ def plugin_configure(
     actor.require(Perm.PLUGINS_MANAGE)
     with transaction.atomic():
         installation = _installation(shop, plugin_id, lock=True)
-        model = _usable_plugin(plugin_id).manifest.settings_model
+        model = usable_plugin_or_raise(plugin_id).manifest.settings_model
         if model is None:
             if settings:
                 raise ValidationFailed(
@@ -427,9 +286,7 @@ def plugin_configure(
             if k in model.model_fields and k not in secret_names
         }
         try:
-            old_secrets = {
-                k: v for k, v in _read_secrets(installation).items() if k in secret_names
-            }
+            old_secrets = {k: v for k, v in read_secrets(installation).items() if k in secret_names}
         except DecryptionFailed:
             # The key that encrypted them is gone: start from none, so the
             # form asks for each required secret again instead of failing forever.
@@ -443,7 +300,7 @@ def plugin_configure(
                 merged.pop(name, None)
                 continue
             merged[name] = value
-        new_plain, new_secrets = _split(_validate(model, merged), secret_names)
+        new_plain, new_secrets = split_settings(validate_settings(model, merged), secret_names)
         changes = {
             name: {"from": old_plain.get(name), "to": new_plain.get(name)}
             for name in sorted(set(old_plain) | set(new_plain))
@@ -457,7 +314,7 @@ def plugin_configure(
         if not changes and not changed_secrets:
             return installation  # nothing changed, nothing to audit
         installation.settings = new_plain
-        installation.secrets = _encode_secrets(new_secrets)
+        installation.secrets = encode_secrets(new_secrets)
         installation.save(update_fields=["settings", "secrets", "updated_at"])
         audit.record(
             actor,
@@ -492,7 +349,7 @@ def plugin_enable(*, actor: Actor, shop: Shop, plugin_id: str) -> PluginInstalla
     actor.require(Perm.PLUGINS_MANAGE)
     with transaction.atomic():
         installation = _installation(shop, plugin_id, lock=True)
-        _usable_plugin(plugin_id)
+        usable_plugin_or_raise(plugin_id)
         if not installation.is_enabled:
             try:
                 plugin_settings(installation)
@@ -554,7 +411,7 @@ def installation_health(
     """
     ok, detail, checks = True, "", {}
     try:
-        plugin = _usable_plugin(installation.plugin_id)
+        plugin = usable_plugin_or_raise(installation.plugin_id)
         settings = plugin_settings(installation)
     except MerchantryError as exc:
         ok, detail = False, exc.detail
