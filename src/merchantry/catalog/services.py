@@ -430,7 +430,10 @@ def listing_publish(
             actor,
             "product.publish",
             product,
-            {"channel": channel.slug, "published_at": published_at},
+            {
+                "channel": channel.slug,
+                "published_at": published_at.isoformat() if published_at else None,
+            },
             shop_id=shop.pk,
         )
         _changed(product)
