@@ -150,6 +150,8 @@ def test_generation_makes_every_combination_and_keeps_existing_variants(shop, ac
         ({"Size": "M"}, None),
     ]
     assert again[0].pk == default.pk
+    deleted = AuditEvent.objects.filter(action="variant.delete", shop_id=shop.pk)
+    assert deleted.count() == 1  # the Color variants went when Color did
     assert VariantChannelPrice.objects.get(variant=default).price == Decimal("10.00")
 
 

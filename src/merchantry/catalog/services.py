@@ -300,7 +300,16 @@ def variants_generate(*, actor: Actor, shop: Shop, product_id: int) -> list[Prod
             else:
                 chosen[slot] = variant
         if doomed:
-            ProductVariant.objects.filter(pk__in=doomed).delete()
+            gone = ProductVariant.objects.filter(pk__in=doomed)
+            # A deleted variant takes its SKU, prices and stock with it: audited.
+            audit.record(
+                actor,
+                "variant.delete",
+                product,
+                {"variants": [{"id": v.pk, "sku": v.sku} for v in gone]},
+                shop_id=shop.pk,
+            )
+            gone.delete()
         result: list[ProductVariant] = []
         for position, combo in enumerate(combos):
             variant = chosen.get(position) or ProductVariant(shop=shop, product=product)
