@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from merchantry.catalog import services
 from merchantry.catalog.models import Product, ProductVariant, VariantChannelPrice
@@ -12,6 +14,7 @@ from merchantry.core.actors import Actor
 from merchantry.core.errors import Conflict, PermissionDenied, ValidationFailed
 from merchantry.core.events import OutboxEvent
 from merchantry.core.models import AuditEvent
+from merchantry.core.money import minor_unit_exponent
 from tests.catalog.conftest import make_product
 from tests.factories import ChannelFactory
 
@@ -259,3 +262,22 @@ def test_catalog_view_cannot_write(shop) -> None:
         services.product_create(actor=viewer, shop=shop, title="Mug")
 
     assert not Product.objects.exists()
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "BHD"])
+def test_every_valid_amount_is_stored_exactly(shop, actor, currency) -> None:
+    channel = ChannelFactory(shop=shop, slug="c", currency=currency)
+    variant = services.product_create(actor=actor, shop=shop, title="Mug").variants.get()
+    places = minor_unit_exponent(currency)
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.decimals(min_value=0, max_value=10**9, places=places, allow_nan=False))
+    def check(amount: Decimal) -> None:
+        row = services.price_set(
+            actor=actor, shop=shop, variant_id=variant.pk, channel_id=channel.pk, price=str(amount)
+        )
+        row.refresh_from_db()
+        assert row.price == amount
+        assert row.currency == currency
+
+    check()
