@@ -22,10 +22,10 @@ from django.test import Client
 
 from merchantry.api.v1 import api
 from merchantry.core.actors import SYSTEM_ACTOR
-from merchantry.tenancy.models import ApiKey, Shop
+from merchantry.tenancy.models import ApiKey, Channel, Shop
 from merchantry.tenancy.services import apikey_revoke
 from merchantry.testing import registered_plugin
-from tests.factories import publishable_key, secret_key
+from tests.factories import ChannelFactory, publishable_key, secret_key
 from tests.plugins.sample_plugins import VALID_SETTINGS, sample_plugin, wall_plugin_id
 from tests.test_tenant_wall import OBJECTS, fill_path
 
@@ -102,7 +102,79 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "previous_secret_valid_hours": 24,
     },
     ("PATCH", "/api/v1/admin/plugins/{plugin_id}/settings"): {"settings": VALID_SETTINGS},
+    ("POST", "/api/v1/admin/products"): {
+        "title": "Linen shirt",
+        "handle": "linen-shirt",
+        "description": "<p>Cool</p>",
+        "product_type": "Shirt",
+        "vendor": "Acme",
+        "tags": ["summer"],
+        "status": "active",
+        "seo_title": "Linen shirt",
+        "seo_description": "A cool shirt",
+        "metadata_public": {"fabric": "linen"},
+        "metadata_private": {"supplier": "x"},
+    },
+    ("PATCH", "/api/v1/admin/products/{product_id}"): {
+        "title": "Renamed",
+        "description": "<p>New</p>",
+        "product_type": "Shirt",
+        "vendor": "Acme",
+        "tags": ["winter"],
+        "status": "draft",
+        "seo_title": "Renamed",
+        "seo_description": "Renamed",
+        "metadata_public": {"a": 1},
+        "metadata_private": {"b": 2},
+    },
+    ("PUT", "/api/v1/admin/products/{product_id}/options"): {
+        "options": [{"name": "Size", "values": ["S", "M"]}],
+    },
+    ("POST", "/api/v1/admin/products/{product_id}/variants"): {
+        "option_values": {"Size": "L"},
+        "title": "Extra",
+        "sku": "EXTRA-1",
+        "barcode": "4006381333931",
+        "weight_grams": 250,
+        "length_mm": 10,
+        "width_mm": 20,
+        "height_mm": 30,
+        "track_inventory": True,
+        "allow_backorder": False,
+        "position": 3,
+    },
+    ("PATCH", "/api/v1/admin/variants/{variant_id}"): {
+        "title": "Large",
+        "sku": "L-1",
+        "barcode": "4006381333931",
+        "weight_grams": 300,
+        "length_mm": 1,
+        "width_mm": 2,
+        "height_mm": 3,
+        "track_inventory": False,
+        "allow_backorder": True,
+        "position": 0,
+    },
+    ("POST", "/api/v1/admin/products/{product_id}/publish"): {
+        "channel_id": "SHOP_CHANNEL",
+        "published_at": "2030-01-01T00:00:00Z",
+    },
+    ("POST", "/api/v1/admin/products/{product_id}/unpublish"): {"channel_id": "SHOP_CHANNEL"},
+    ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): {
+        "channel_id": "SHOP_CHANNEL",
+        "price": "19.99",
+        "compare_at_price": "25.00",
+    },
 }
+
+# "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
+SHOP_CHANNEL = "SHOP_CHANNEL"
+
+# Free-text fields where 10,000 characters are fine (rich text): they are
+# tried with 200,000 instead. Arrays of free text, where any short string is a
+# valid item, skip the "unknown item" case.
+LONG_TEXT = {"description"}
+FREE_TEXT_ITEMS = {"tags"}
 
 # Bodies naming things that do not exist (or exist in another shop): 4xx.
 # "OTHER_CHANNEL" stands for a channel of the other shop.
@@ -115,6 +187,23 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ],
     ("POST", "/api/v1/admin/staff"): [{"email": "n@example.com", "role": "ghost"}],
     ("PATCH", "/api/v1/admin/staff/{membership_id}"): [{"role": "ghost"}],
+    ("POST", "/api/v1/admin/products/{product_id}/publish"): [
+        {"channel_id": "999999"},
+        {"channel_id": "OTHER_CHANNEL"},
+        {"channel_id": "not-an-id"},
+    ],
+    ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): [
+        {"channel_id": "999999", "price": "1.00"},
+        {"channel_id": "OTHER_CHANNEL", "price": "1.00"},
+        {"channel_id": "SHOP_CHANNEL", "price": "-1.00"},
+        {"channel_id": "SHOP_CHANNEL", "price": "1.001"},
+        {"channel_id": "SHOP_CHANNEL", "price": "NaN"},
+        {"channel_id": "SHOP_CHANNEL", "price": "1e400"},
+        {"channel_id": "SHOP_CHANNEL", "price": "1.00", "compare_at_price": "-5"},
+    ],
+    ("POST", "/api/v1/admin/products/{product_id}/variants"): [
+        {"option_values": {"Size": "XL"}},
+    ],
 }
 
 
@@ -193,14 +282,17 @@ def bad_bodies(key: tuple[str, str]) -> Iterator[tuple[str, Any]]:
             yield f"{name}: wrong type", change(_WRONG_TYPE[kind])
         if "enum" in prop:
             yield f"{name}: unknown enum value", change("no-such-value")
-        if kind == "string":
+        if kind == "string" and name in LONG_TEXT:
+            yield f"{name}: 200k characters", change("x" * 200_000)
+        elif kind == "string":
             yield f"{name}: 10k characters", change(HUGE)
             yield f"{name}: NUL character", change("a\x00b")
         if kind == "array":
             items = _resolve(prop.get("items", {}))
             if items.get("type") == "string" or "enum" in items:
                 yield f"{name}: 10k-character item", change([HUGE])
-                yield f"{name}: unknown item", change(["no-such-value"])
+                if name not in FREE_TEXT_ITEMS:
+                    yield f"{name}: unknown item", change(["no-such-value"])
             yield f"{name}: 10k items", change(["a"] * 10_000)
         if kind == "object":
             yield f"{name}: NUL inside", change({"a\x00": "b"})
@@ -240,6 +332,14 @@ def _send(client: Client, method: str, url: str, payload: Any, *, raw: bool = Fa
     return client.generic(method, url, data, content_type="application/json")
 
 
+def _with_channel(shop: Shop, body: Any) -> Any:
+    """Return ``body`` with SHOP_CHANNEL replaced by the id of a channel of ``shop``."""
+    if not isinstance(body, dict) or SHOP_CHANNEL not in body.values():
+        return body
+    channel = Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+    return {k: str(channel.pk) if v == SHOP_CHANNEL else v for k, v in body.items()}
+
+
 def _assert_rejected(response, case: str) -> None:
     assert response.status_code in BAD_STATUSES, (case, response.status_code, response.content)
     assert response["Content-Type"] == PROBLEM, case
@@ -270,10 +370,11 @@ def test_bad_bodies_are_4xx_problems_and_write_nothing(shop, admin_client, metho
     if (method, path) not in VALID_BODIES:
         pytest.fail(f"add a valid body for {method} {path} to VALID_BODIES of {__name__}")
     url = _path_for(shop, path)
+    Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
     admin_client.get("/api/v1/admin/shop")  # the key's use is recorded now, not mid-test
     before = _db_state()
     cases = [
-        *bad_bodies((method, path)),
+        *((case, _with_channel(shop, body)) for case, body in bad_bodies((method, path))),
         ("body: a list", []),
         ("body: a string", "text"),
         ("body: null", None),
@@ -290,7 +391,7 @@ def test_bad_bodies_are_4xx_problems_and_write_nothing(shop, admin_client, metho
         assert _db_state() == before, f"{case} wrote to the database"
 
     # and the valid body itself is accepted, so each rejection was the change's doing
-    accepted = _send(admin_client, method, url, VALID_BODIES[(method, path)])
+    accepted = _send(admin_client, method, url, _with_channel(shop, VALID_BODIES[(method, path)]))
     assert 200 <= accepted.status_code < 300, accepted.content
 
 
@@ -301,11 +402,13 @@ def test_unknown_references_are_4xx_and_write_nothing(
     shop, admin_client, other_channel, method, path
 ) -> None:
     url = _path_for(shop, path)
+    Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
     admin_client.get("/api/v1/admin/shop")
     before = _db_state()
 
     for body in UNKNOWN_REFERENCES[(method, path)]:
         body = {k: str(other_channel.pk) if v == "OTHER_CHANNEL" else v for k, v in body.items()}
+        body = _with_channel(shop, body)
         response = _send(admin_client, method, url, body)
 
         _assert_rejected(response, str(body))

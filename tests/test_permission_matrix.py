@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.test import Client
 
 from merchantry.accounts.models import Membership, Role
+from merchantry.catalog.models import Product
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from tests.factories import (
@@ -83,6 +84,8 @@ OPERATIONS = [
     Op("GET", "/customers", Perm.CUSTOMERS_VIEW),
     Op("GET", "/customers/{customer}", Perm.CUSTOMERS_VIEW),
     Op("GET", "/plugins", Perm.PLUGINS_MANAGE),
+    Op("GET", "/products", Perm.CATALOG_VIEW),
+    Op("POST", "/products", Perm.CATALOG_MANAGE, {"title": "New"}, Product),
 ]
 
 

@@ -34,6 +34,7 @@ from merchantry.accounts.models import (
     Role,
 )
 from merchantry.api.v1 import api
+from merchantry.catalog.models import Product
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
@@ -41,6 +42,7 @@ from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
 from merchantry.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.catalog.factories import wall_product, wall_sized_product, wall_variant
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -143,12 +145,22 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/plugins/{plugin_id}/health": wall_installation,
     "/api/v1/admin/plugins/{plugin_id}/webhook-events": wall_installation,
     "/api/v1/admin/plugins/{plugin_id}/webhook-events/{event_id}/replay": wall_event,
+    "/api/v1/admin/products/{product_id}": wall_product,
+    "/api/v1/admin/products/{product_id}/options": wall_product,
+    "/api/v1/admin/products/{product_id}/variants": wall_sized_product,
+    "/api/v1/admin/products/{product_id}/variants/generate": wall_product,
+    "/api/v1/admin/products/{product_id}/publish": wall_product,
+    "/api/v1/admin/products/{product_id}/unpublish": wall_product,
+    "/api/v1/admin/variants/{variant_id}": wall_variant,
+    "/api/v1/admin/variants/{variant_id}/prices": wall_variant,
+    "/api/v1/store/products/{handle}": wall_product,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
 # its parameters, in order, for the object OBJECTS made.
 PATH_VALUES: dict[str, Callable[[Model], tuple[Any, ...]]] = {
-    path: wall_path_values for path in OBJECTS if path.startswith("/api/v1/admin/plugins/")
+    **{path: wall_path_values for path in OBJECTS if path.startswith("/api/v1/admin/plugins/")},
+    "/api/v1/store/products/{handle}": lambda product: (product.handle,),
 }
 
 # List path -> the rows of a shop that list could show. Whoever adds a list
@@ -164,6 +176,8 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/webhooks/endpoints": lambda shop: WebhookEndpoint.objects.for_shop(shop),
     "/api/v1/admin/webhooks/deliveries": lambda shop: WebhookDelivery.objects.for_shop(shop),
     "/api/v1/admin/plugins": lambda shop: PluginInstallation.objects.for_shop(shop),
+    "/api/v1/admin/products": lambda shop: Product.objects.for_shop(shop),
+    "/api/v1/store/products": lambda shop: Product.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -181,6 +195,18 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "is_active": False,
     },
     ("PATCH", "/api/v1/admin/plugins/{plugin_id}/settings"): {"settings": VALID_SETTINGS},
+    ("PATCH", "/api/v1/admin/products/{product_id}"): {"title": "hijacked", "status": "archived"},
+    ("PUT", "/api/v1/admin/products/{product_id}/options"): {
+        "options": [{"name": "Hijacked", "values": ["x"]}]
+    },
+    ("POST", "/api/v1/admin/products/{product_id}/variants"): {
+        "option_values": {"Size": "L"},
+        "sku": "HIJACKED",
+    },
+    ("POST", "/api/v1/admin/products/{product_id}/publish"): {"channel_id": "1"},
+    ("POST", "/api/v1/admin/products/{product_id}/unpublish"): {"channel_id": "1"},
+    ("PATCH", "/api/v1/admin/variants/{variant_id}"): {"sku": "HIJACKED"},
+    ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): {"channel_id": "1", "price": "0"},
 }
 
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "merchantry.accounts",
     "merchantry.plugins",
     "merchantry.webhooks",
+    "merchantry.catalog",
     "merchantry.storefront",
 ]
 

@@ -1,0 +1,318 @@
+"""Admin API (products, options, variants, listings, prices) and Store API (products)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from merchantry.catalog import selectors, services
+from merchantry.catalog.models import Product, ProductStatus, ProductVariant
+from merchantry.catalog.schemas import (
+    ListingIn,
+    ListingOut,
+    OptionOut,
+    OptionsIn,
+    PriceIn,
+    PriceOut,
+    ProductCreate,
+    ProductDetailOut,
+    ProductOut,
+    ProductPatch,
+    StoreProductDetailOut,
+    StoreProductOut,
+    UnpublishIn,
+    VariantCreate,
+    VariantOut,
+    VariantPatch,
+)
+from merchantry.core.errors import FieldError, NotFound, ValidationFailed
+from merchantry.core.ids import parse_id, pk_or_none
+from merchantry.core.pagination import CursorPage, Page, PageParams, paginate
+from merchantry.tenancy.context import request_context
+from merchantry.tenancy.permissions import Perm
+
+__all__ = ["admin_router", "store_router"]
+
+admin_router = Router(tags=["catalog"])
+store_router = Router(tags=["catalog"])
+
+Sort = Literal["updated_at", "-updated_at", "created_at", "-created_at", "title", "-title"]
+
+
+class ProductFilters(Schema):
+    status: ProductStatus | None = Field(None, description="draft, active or archived")
+    tag: str | None = Field(None, max_length=60, description="Products carrying this tag.")
+    q: str | None = Field(None, max_length=200, description="Title or handle contains.")
+    updated_since: datetime | None = Field(None, description="Changed at or after (ISO 8601).")
+    sort: Sort = Field("-updated_at", description="Field to sort by; '-' for descending.")
+
+
+class StoreFilters(Schema):
+    tag: str | None = Field(None, max_length=60)
+    q: str | None = Field(None, max_length=200)
+
+
+def _clean(text: str | None) -> str | None:
+    # PostgreSQL refuses NUL in a text parameter; nothing contains one anyway.
+    return None if text is None else text.replace("\x00", "").strip() or None
+
+
+# -- products ----------------------------------------------------------------------
+
+
+@admin_router.get("/products", response=Page[ProductOut], summary="Products")
+def product_list(
+    request: HttpRequest, filters: Query[ProductFilters], page: Query[PageParams]
+) -> CursorPage[Product]:
+    ctx = request_context(request)
+    products = selectors.admin_product_list(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        status=filters.status,
+        tag=_clean(filters.tag),
+        q=_clean(filters.q),
+        updated_since=filters.updated_since,
+    )
+    return paginate(products, page, order_by=selectors.ADMIN_SORTS[filters.sort])
+
+
+@admin_router.post("/products", response={201: ProductDetailOut}, summary="Create a product")
+def product_create(request: HttpRequest, payload: ProductCreate) -> Status[Product]:
+    ctx = request_context(request)
+    product = services.product_create(
+        actor=ctx.actor, shop=ctx.shop, **payload.model_dump(exclude_unset=True)
+    )
+    return Status(
+        201, selectors.admin_product_detail(actor=ctx.actor, shop=ctx.shop, product_id=product.pk)
+    )
+
+
+@admin_router.get("/products/{product_id}", response=ProductDetailOut, summary="One product")
+def product_get(request: HttpRequest, product_id: str) -> Product:
+    ctx = request_context(request)
+    return selectors.admin_product_detail(
+        actor=ctx.actor, shop=ctx.shop, product_id=parse_id(product_id, what="product")
+    )
+
+
+@admin_router.patch("/products/{product_id}", response=ProductDetailOut, summary="Change a product")
+def product_patch(request: HttpRequest, product_id: str, payload: ProductPatch) -> Product:
+    ctx = request_context(request)
+    pk = parse_id(product_id, what="product")
+    services.product_update(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        product_id=pk,
+        changes=payload.model_dump(exclude_unset=True),
+    )
+    return selectors.admin_product_detail(actor=ctx.actor, shop=ctx.shop, product_id=pk)
+
+
+@admin_router.delete(
+    "/products/{product_id}",
+    response=ProductOut,
+    summary="Archive a product (it stays for the orders that name it)",
+)
+def product_delete(request: HttpRequest, product_id: str) -> Product:
+    ctx = request_context(request)
+    return services.product_archive(
+        actor=ctx.actor, shop=ctx.shop, product_id=parse_id(product_id, what="product")
+    )
+
+
+# -- options and variants ----------------------------------------------------------
+
+
+@admin_router.put(
+    "/products/{product_id}/options",
+    response=list[OptionOut],
+    summary="Replace the product's options (then generate its variants)",
+)
+def options_put(request: HttpRequest, product_id: str, payload: OptionsIn) -> list:
+    ctx = request_context(request)
+    services.options_set(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        product_id=parse_id(product_id, what="product"),
+        options=[o.model_dump() for o in payload.options],
+    )
+    product = selectors.admin_product_detail(
+        actor=ctx.actor, shop=ctx.shop, product_id=parse_id(product_id)
+    )
+    return list(product.options.all())
+
+
+@admin_router.post(
+    "/products/{product_id}/variants/generate",
+    response=list[VariantOut],
+    summary="Make a variant for every combination of option values, keeping existing ones",
+)
+def variants_generate(request: HttpRequest, product_id: str) -> list:
+    ctx = request_context(request)
+    pk = parse_id(product_id, what="product")
+    services.variants_generate(actor=ctx.actor, shop=ctx.shop, product_id=pk)
+    return list(selectors.admin_variant_list(actor=ctx.actor, shop=ctx.shop, product_id=pk))
+
+
+@admin_router.get(
+    "/products/{product_id}/variants", response=Page[VariantOut], summary="A product's variants"
+)
+def variant_list(
+    request: HttpRequest, product_id: str, page: Query[PageParams]
+) -> CursorPage[ProductVariant]:
+    ctx = request_context(request)
+    variants = selectors.admin_variant_list(
+        actor=ctx.actor, shop=ctx.shop, product_id=parse_id(product_id, what="product")
+    )
+    return paginate(variants, page, order_by=("position",))
+
+
+@admin_router.post(
+    "/products/{product_id}/variants", response={201: VariantOut}, summary="Add a variant"
+)
+def variant_create(
+    request: HttpRequest, product_id: str, payload: VariantCreate
+) -> Status[ProductVariant]:
+    ctx = request_context(request)
+    variant = services.variant_create(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        product_id=parse_id(product_id, what="product"),
+        **payload.model_dump(exclude_unset=True),
+    )
+    return Status(201, _variant(request, variant.pk))
+
+
+def _variant(request: HttpRequest, variant_id: int) -> ProductVariant:
+    ctx = request_context(request)
+    variant = (
+        ProductVariant.objects.for_shop(ctx.shop)
+        .filter(pk=variant_id)
+        .prefetch_related("prices")
+        .first()
+    )
+    if variant is None:
+        raise NotFound("No such variant.")
+    return variant
+
+
+@admin_router.get("/variants/{variant_id}", response=VariantOut, summary="One variant")
+def variant_get(request: HttpRequest, variant_id: str) -> ProductVariant:
+    ctx = request_context(request)
+    ctx.actor.require(Perm.CATALOG_VIEW)
+    return _variant(request, parse_id(variant_id, what="variant"))
+
+
+@admin_router.patch("/variants/{variant_id}", response=VariantOut, summary="Change a variant")
+def variant_patch(request: HttpRequest, variant_id: str, payload: VariantPatch) -> ProductVariant:
+    ctx = request_context(request)
+    pk = parse_id(variant_id, what="variant")
+    services.variant_update(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        variant_id=pk,
+        changes=payload.model_dump(exclude_unset=True),
+    )
+    return _variant(request, pk)
+
+
+@admin_router.delete("/variants/{variant_id}", response={204: None}, summary="Delete a variant")
+def variant_delete(request: HttpRequest, variant_id: str) -> Status[None]:
+    ctx = request_context(request)
+    services.variant_delete(
+        actor=ctx.actor, shop=ctx.shop, variant_id=parse_id(variant_id, what="variant")
+    )
+    return Status(204, None)
+
+
+# -- channel listings and prices ------------------------------------------------------
+
+
+@admin_router.post(
+    "/products/{product_id}/publish",
+    response=ListingOut,
+    summary="Publish the product on a channel, now or from a date",
+)
+def product_publish(request: HttpRequest, product_id: str, payload: ListingIn) -> object:
+    ctx = request_context(request)
+    return services.listing_publish(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        product_id=parse_id(product_id, what="product"),
+        channel_id=_channel_id(payload.channel_id),
+        published_at=payload.published_at,
+    )
+
+
+@admin_router.post(
+    "/products/{product_id}/unpublish",
+    response={204: None},
+    summary="Take the product off a channel",
+)
+def product_unpublish(request: HttpRequest, product_id: str, payload: UnpublishIn) -> Status[None]:
+    ctx = request_context(request)
+    services.listing_unpublish(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        product_id=parse_id(product_id, what="product"),
+        channel_id=_channel_id(payload.channel_id),
+    )
+    return Status(204, None)
+
+
+@admin_router.put(
+    "/variants/{variant_id}/prices",
+    response=PriceOut,
+    summary="Set the variant's price on a channel (in the channel's currency)",
+)
+def price_put(request: HttpRequest, variant_id: str, payload: PriceIn) -> object:
+    ctx = request_context(request)
+    return services.price_set(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        variant_id=parse_id(variant_id, what="variant"),
+        channel_id=_channel_id(payload.channel_id),
+        price=payload.price,
+        compare_at_price=payload.compare_at_price,
+    )
+
+
+def _channel_id(value: str) -> int:
+    # An id naming no channel is a field error of the body, not a missing route.
+    pk = pk_or_none(value)
+    if pk is None:
+        raise ValidationFailed(
+            errors=[FieldError(("channel_id",), "No such channel.", "not_found")]
+        )
+    return pk
+
+
+# -- Store API -----------------------------------------------------------------------
+
+
+@store_router.get(
+    "/products", response=Page[StoreProductOut], summary="Products for sale on this channel"
+)
+def store_product_list(
+    request: HttpRequest, filters: Query[StoreFilters], page: Query[PageParams]
+) -> CursorPage[Product]:
+    ctx = request_context(request)
+    if ctx.channel is None:
+        raise NotFound("No channel.")
+    products = selectors.store_product_list(
+        channel=ctx.channel, q=_clean(filters.q), tag=_clean(filters.tag)
+    )
+    return paginate(products, page, order_by=("title",))
+
+
+@store_router.get(
+    "/products/{handle}", response=StoreProductDetailOut, summary="One product, by its handle"
+)
+def store_product_get(request: HttpRequest, handle: str) -> Product:
+    ctx = request_context(request)
+    if ctx.channel is None or len(handle) > 255:
+        raise NotFound("No such product.")
+    return selectors.store_product_detail(channel=ctx.channel, handle=_clean(handle) or "")
