@@ -69,3 +69,30 @@ def test_suspended_shop_keys_do_not_authenticate(shop) -> None:
     shop.status = "suspended"
     shop.save()
     assert apikey_authenticate(raw, kind="secret") is None
+
+
+def test_a_fresh_key_costs_one_query_and_records_use_once_a_minute(
+    shop, django_assert_num_queries
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from merchantry.tenancy.services import apikey_authenticate
+
+    raw = secret_key(shop)
+
+    # the first use records last_used_at (lookup + UPDATE)
+    with django_assert_num_queries(2):
+        first = apikey_authenticate(raw, kind="secret")
+    # within the minute, only the lookup
+    with django_assert_num_queries(1):
+        again = apikey_authenticate(raw, kind="secret")
+    assert first.last_used_at is not None
+    assert again.last_used_at == ApiKey.objects.get(pk=first.pk).last_used_at
+
+    # a minute later, it is recorded again
+    ApiKey.objects.filter(pk=first.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
+    with django_assert_num_queries(2):
+        apikey_authenticate(raw, kind="secret")
+    assert ApiKey.objects.get(pk=first.pk).last_used_at > timezone.now() - timedelta(seconds=5)

@@ -355,12 +355,13 @@ def customer_token_authenticate(*, shop: Shop, raw: str) -> CustomerToken | None
     if token is None:
         return None
     now = timezone.now()
-    # Record use at most once a minute: a conditional UPDATE, no extra read.
-    CustomerToken.objects.filter(
-        Q(last_used_at__isnull=True)
-        | Q(last_used_at__lt=now - timedelta(seconds=TOKEN_TOUCH_SECONDS)),
-        pk=token.pk,
-    ).update(last_used_at=now)
+    horizon = now - timedelta(seconds=TOKEN_TOUCH_SECONDS)
+    # Record use at most once a minute: no query while the loaded value is
+    # fresh, else a conditional UPDATE (concurrent requests write once).
+    if token.last_used_at is None or token.last_used_at < horizon:
+        CustomerToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=horizon), pk=token.pk
+        ).update(last_used_at=now)
     return token
 
 

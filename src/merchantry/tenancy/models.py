@@ -196,9 +196,14 @@ class ApiKey(models.Model):
         return self.revoked_at is not None
 
     def touch(self, *, every_seconds: int = 60) -> None:
-        """Record use, at most once a minute (a conditional UPDATE, not a read)."""
+        """
+        Record use, at most once a minute: nothing at all while the loaded
+        ``last_used_at`` is fresh, else a conditional UPDATE (never a read).
+        """
         now = timezone.now()
-        stale = Q(last_used_at__isnull=True) | Q(
-            last_used_at__lt=now - timedelta(seconds=every_seconds)
-        )
+        horizon = now - timedelta(seconds=every_seconds)
+        if self.last_used_at is not None and self.last_used_at >= horizon:
+            return
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=horizon)
         ApiKey.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now
