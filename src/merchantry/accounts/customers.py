@@ -46,6 +46,7 @@ from merchantry.core.errors import (
     FieldError,
     NotAuthenticated,
     ValidationFailed,
+    invalid_field,
     refuse_nulls,
 )
 from merchantry.core.ids import pk_or_none
@@ -192,10 +193,6 @@ def customer_actor(customer: Customer) -> Actor:
     )
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(errors=[FieldError((field,), message, code)])
-
-
 def _clean_email(email: str) -> str:
     value = BaseUserManager.normalize_email((email or "").strip())
     try:
@@ -205,7 +202,7 @@ def _clean_email(email: str) -> str:
     else:
         valid = len(value) <= 254 and "\x00" not in value
     if not valid:
-        raise _invalid("email", "Enter a valid email address.", "email")
+        raise invalid_field("email", "Enter a valid email address.", "email")
     return value
 
 
@@ -540,7 +537,9 @@ _PROFILE_FIELDS = ("full_name", "phone", "accepts_marketing")
 def customer_update(*, customer: Customer, changes: Mapping[str, Any]) -> Customer:
     """Change the customer's own profile fields that are in ``changes``."""
     if "email" in changes:
-        raise _invalid("email", "The email address cannot be changed in this version.", "read_only")
+        raise invalid_field(
+            "email", "The email address cannot be changed in this version.", "read_only"
+        )
     refuse_nulls(changes, _PROFILE_FIELDS)
     fields = [name for name in _PROFILE_FIELDS if name in changes]
     for name in fields:
@@ -567,7 +566,7 @@ def customer_password_change(
     throttle.signin_check(shop_id=customer.shop_id, email=customer.email, ip=ip)
     if not customer.check_password(current_password):
         throttle.signin_failed(shop_id=customer.shop_id, email=customer.email, ip=ip)
-        raise _invalid("current_password", "The current password is not correct.", "incorrect")
+        raise invalid_field("current_password", "The current password is not correct.", "incorrect")
     _check_password_rules(new_password, customer, field="new_password")
     hashed = make_password(new_password)
     with transaction.atomic():

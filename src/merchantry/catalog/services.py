@@ -32,9 +32,8 @@ from merchantry.core import audit
 from merchantry.core.actors import Actor
 from merchantry.core.errors import (
     Conflict,
-    FieldError,
     NotFound,
-    ValidationFailed,
+    invalid_field,
     validation_failed_from_django,
 )
 from merchantry.core.events import record_event
@@ -82,13 +81,6 @@ _VARIANT_FIELDS = (
 )  # fmt: skip
 
 
-def _invalid(
-    field: str | tuple[str | int, ...], message: str, code: str = "invalid"
-) -> ValidationFailed:
-    loc = field if isinstance(field, tuple) else (field,)
-    return ValidationFailed(errors=[FieldError(loc, message, code)])
-
-
 def sanitize_description(html: str) -> str:
     """Return ``html`` with only the allowed tags and attributes left."""
     return nh3.clean(
@@ -119,7 +111,7 @@ def _save(instance: Any, *, unique_field: str | None = None) -> None:
     except IntegrityError:
         # Uniqueness is left to the database constraint: checked there, it
         # cannot be raced past.
-        raise _invalid(
+        raise invalid_field(
             unique_field or "__all__", "This value is already in use.", "unique"
         ) from None
 
@@ -157,10 +149,10 @@ def _unique_handle(shop: Shop, base: str, *, exclude: int | None = None) -> str:
 def _clean_tags(tags: Iterable[str]) -> list[str]:
     cleaned = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
     if len(cleaned) > MAX_TAGS:
-        raise _invalid("tags", f"At most {MAX_TAGS} tags.", "too_many")
+        raise invalid_field("tags", f"At most {MAX_TAGS} tags.", "too_many")
     for index, tag in enumerate(cleaned):
         if len(tag) > 60 or "|" in tag:
-            raise _invalid(("tags", index), "A tag is at most 60 characters, without '|'.")
+            raise invalid_field(("tags", index), "A tag is at most 60 characters, without '|'.")
     return cleaned
 
 
@@ -202,7 +194,7 @@ def product_update(
         new_handle = changes.get("handle")
         if new_handle is not None and new_handle != product.handle and product.was_published:
             # Links, feeds and search engines point at a published handle.
-            raise _invalid("handle", "A published product's handle cannot change.", "frozen")
+            raise invalid_field("handle", "A published product's handle cannot change.", "frozen")
         _apply(product, changes)
         _save(product, unique_field="handle")
         _changed(product)
@@ -231,15 +223,15 @@ def options_set(
     actor.require(Perm.CATALOG_MANAGE)
     names = [str(o["name"]).strip() for o in options]
     if len({n.lower() for n in names}) != len(names) or not all(names):
-        raise _invalid("options", "Option names are non-empty and distinct.", "duplicate")
+        raise invalid_field("options", "Option names are non-empty and distinct.", "duplicate")
     combinations = 1
     for index, option in enumerate(options):
         values = [str(v).strip() for v in option["values"]]
         if not values or len({v.lower() for v in values}) != len(values) or not all(values):
-            raise _invalid(("options", index, "values"), "Values are non-empty and distinct.")
+            raise invalid_field(("options", index, "values"), "Values are non-empty and distinct.")
         combinations *= len(values)
     if combinations > MAX_VARIANTS:
-        raise _invalid("options", f"At most {MAX_VARIANTS} combinations.", "too_many")
+        raise invalid_field("options", f"At most {MAX_VARIANTS} combinations.", "too_many")
     with transaction.atomic():
         product = product_get(shop=shop, product_id=product_id, lock=True)
         product.options.all().delete()
@@ -339,7 +331,7 @@ def variant_get(*, shop: Shop, variant_id: int, product_id: int | None = None) -
 def _check_option_values(product: Product, values: Mapping[str, str]) -> dict[str, str]:
     allowed = {o.name: {v.value for v in o.values.all()} for o in product.options.all()}
     if set(values) != set(allowed) or any(v not in allowed[k] for k, v in values.items()):
-        raise _invalid(
+        raise invalid_field(
             "option_values", "Give one existing value for each of the product's options."
         )
     return dict(values)
@@ -358,9 +350,13 @@ def variant_create(
         product = product_get(shop=shop, product_id=product_id, lock=True)
         values = _check_option_values(product, option_values or {})
         if product.variants.count() >= MAX_VARIANTS:
-            raise _invalid("product", f"A product has at most {MAX_VARIANTS} variants.", "too_many")
+            raise invalid_field(
+                "product", f"A product has at most {MAX_VARIANTS} variants.", "too_many"
+            )
         if any(v.option_values == values for v in product.variants.all()):
-            raise _invalid("option_values", "A variant with these option values exists.", "unique")
+            raise invalid_field(
+                "option_values", "A variant with these option values exists.", "unique"
+            )
         variant = ProductVariant(shop=shop, product=product, option_values=values)
         variant.title = " / ".join(values.values()) or product.title
         _set_variant_fields(variant, fields)
@@ -410,7 +406,7 @@ def variant_delete(
 def _channel(shop: Shop, channel_id: int) -> Channel:
     channel = Channel.objects.for_shop(shop).filter(pk=channel_id).first()
     if channel is None:
-        raise _invalid("channel_id", "No such channel.", "not_found")
+        raise invalid_field("channel_id", "No such channel.", "not_found")
     return channel
 
 
@@ -465,22 +461,24 @@ def listing_unpublish(*, actor: Actor, shop: Shop, product_id: int, channel_id: 
 
 def _amount(value: Any, currency: str, field: str) -> Decimal:
     if isinstance(value, float | bool):
-        raise _invalid(field, 'Give the amount as a decimal string, e.g. "19.99".', "not_a_number")
+        raise invalid_field(
+            field, 'Give the amount as a decimal string, e.g. "19.99".', "not_a_number"
+        )
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise _invalid(field, "Not a number.", "not_a_number") from None
+        raise invalid_field(field, "Not a number.", "not_a_number") from None
     if not amount.is_finite():
-        raise _invalid(field, "Not a number.", "not_a_number")
+        raise invalid_field(field, "Not a number.", "not_a_number")
     if amount < 0:
-        raise _invalid(field, "Must not be negative.", "negative")
+        raise invalid_field(field, "Must not be negative.", "negative")
     if amount >= Decimal(10) ** 11:
-        raise _invalid(field, "Too large.", "too_large")
+        raise invalid_field(field, "Too large.", "too_large")
     try:
         return Money(amount, currency).amount
     except ValueError:
         places = minor_unit_exponent(currency)
-        raise _invalid(
+        raise invalid_field(
             field, f"{currency} amounts have at most {places} decimal places.", "too_many_decimals"
         ) from None
 

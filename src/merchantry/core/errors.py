@@ -213,9 +213,12 @@ def validation_failed_from_django(exc: Any, *, detail: str | None = None) -> Val
     return ValidationFailed(detail or "Some fields are invalid; see errors.", errors=errors)
 
 
-def invalid_field(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    """Return a :class:`ValidationFailed` about one input field."""
-    return ValidationFailed(errors=[FieldError((field,), message, code)])
+def invalid_field(
+    field: str | tuple[str | int, ...], message: str, code: str = "invalid"
+) -> ValidationFailed:
+    """Return a :class:`ValidationFailed` about one input field (a name or a path)."""
+    loc = field if isinstance(field, tuple) else (field,)
+    return ValidationFailed(errors=[FieldError(loc, message, code)])
 
 
 def refuse_nulls(changes: Mapping[str, Any], fields: Iterable[str]) -> None:

@@ -26,6 +26,7 @@ from merchantry.core.errors import (
     NotFound,
     PermissionDenied,
     ValidationFailed,
+    invalid_field,
     validation_failed_from_django,
 )
 from merchantry.core.events import record_event
@@ -80,10 +81,6 @@ def _channel_event_data(channel: Channel) -> dict[str, Any]:
     }
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(errors=[FieldError((field,), message, code)])
-
-
 def _clean_and_save(instance: Any, *, unique_field: str | None = None) -> None:
     try:
         instance.full_clean()
@@ -105,17 +102,17 @@ def _clean_and_save(instance: Any, *, unique_field: str | None = None) -> None:
     except IntegrityError:
         # full_clean checks uniqueness, but two requests can race past it.
         field = unique_field or "__all__"
-        raise _invalid(field, "This value is already in use.", "unique") from None
+        raise invalid_field(field, "This value is already in use.", "unique") from None
 
 
 def normalize_host(host: str) -> str:
     """Return ``host`` lower-cased, without port or trailing dot, or raise."""
     value = (host or "").strip().lower().rstrip(".")
     if value.startswith("[") or value.count(":") > 1:
-        raise _invalid("host", "IP literals cannot be shop domains.")
+        raise invalid_field("host", "IP literals cannot be shop domains.")
     value = value.split(":", 1)[0]
     if not _HOST_RE.fullmatch(value):
-        raise _invalid("host", f"{host!r} is not a valid host name.")
+        raise invalid_field("host", f"{host!r} is not a valid host name.")
     return value
 
 
@@ -189,7 +186,7 @@ def shop_update(*, actor: Actor, shop: Shop, changes: Mapping[str, Any]) -> Shop
     actor.require(Perm.SHOP_MANAGE)
     unknown = set(changes) - {*_SHOP_EDITABLE, "status"}
     if unknown:
-        raise _invalid(sorted(unknown)[0], "This field cannot be changed.", "read_only")
+        raise invalid_field(sorted(unknown)[0], "This field cannot be changed.", "read_only")
     if "status" in changes and not actor.is_platform_admin:
         raise PermissionDenied("Only platform administrators suspend or reactivate shops.")
     if not changes:
@@ -235,7 +232,7 @@ def domain_add(*, actor: Actor, shop: Shop, host: str, is_primary: bool = False)
     name = normalize_host(host)
     if Domain.objects.filter(host__iexact=name).exists():
         # Said plainly, without naming the shop that holds it.
-        raise _invalid("host", "This host is already in use.", "unique")
+        raise invalid_field("host", "This host is already in use.", "unique")
     with transaction.atomic():
         if is_primary:
             Domain.objects.for_shop(shop).filter(is_primary=True).update(is_primary=False)
@@ -316,7 +313,7 @@ def channel_update(
     actor.require(Perm.CHANNELS_MANAGE)
     unknown = set(changes) - {*_CHANNEL_FIELDS, "is_active"}
     if unknown:
-        raise _invalid(sorted(unknown)[0], "This field cannot be changed.", "read_only")
+        raise invalid_field(sorted(unknown)[0], "This field cannot be changed.", "read_only")
     if not changes:
         return channel_get(shop=shop, channel_id=channel_id)
     with transaction.atomic():
@@ -384,24 +381,28 @@ def apikey_create(
     """
     actor.require(Perm.APIKEYS_MANAGE)
     if kind not in ApiKeyKind.values:
-        raise _invalid("kind", "Use 'secret' or 'publishable'.", "choice")
+        raise invalid_field("kind", "Use 'secret' or 'publishable'.", "choice")
     if not (name or "").strip():
-        raise _invalid("name", "Give the key a name that says what uses it.", "required")
+        raise invalid_field("name", "Give the key a name that says what uses it.", "required")
     codes = sorted(set(permissions))
     if kind == ApiKeyKind.PUBLISHABLE:
         if channel is None:
-            raise _invalid("channel", "A publishable key belongs to a channel.", "required")
+            raise invalid_field("channel", "A publishable key belongs to a channel.", "required")
         if channel.shop_id != shop.pk:
             raise NotFound("No such channel.")
         if codes:
-            raise _invalid("permissions", "Publishable keys carry no permissions.", "not_allowed")
+            raise invalid_field(
+                "permissions", "Publishable keys carry no permissions.", "not_allowed"
+            )
         prefix = PUBLISHABLE_KEY_PREFIX
     else:
         if channel is not None:
-            raise _invalid("channel", "Secret keys belong to the shop, not a channel.")
+            raise invalid_field("channel", "Secret keys belong to the shop, not a channel.")
         unknown = validate_permissions(codes)
         if unknown:
-            raise _invalid("permissions", f"Unknown permissions: {', '.join(unknown)}.", "choice")
+            raise invalid_field(
+                "permissions", f"Unknown permissions: {', '.join(unknown)}.", "choice"
+            )
         beyond = sorted(code for code in codes if not actor.has_perm(code))
         if beyond:
             raise PermissionDenied(
