@@ -46,12 +46,14 @@ INSTALLED_APPS = [
     "django_rq",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "treebeard",
     "merchantry.core",
     "merchantry.tenancy",
     "merchantry.accounts",
     "merchantry.plugins",
     "merchantry.webhooks",
     "merchantry.catalog",
+    "merchantry.inventory",
     "merchantry.storefront",
 ]
 

@@ -16,12 +16,20 @@ from typing import Self
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 from merchantry.tenancy.models import Channel, Shop, ShopScopedQuerySet
 
 __all__ = [
+    "Attribute",
+    "AttributeType",
+    "Category",
+    "Collection",
+    "CollectionKind",
+    "CollectionProduct",
     "Product",
     "ProductChannelListing",
+    "ProductMedia",
     "ProductOption",
     "ProductOptionValue",
     "ProductStatus",
@@ -73,6 +81,15 @@ class Product(models.Model):
     seo_description = models.CharField(max_length=500, blank=True, default="")
     metadata_public = models.JSONField(default=dict, blank=True)
     metadata_private = models.JSONField(default=dict, blank=True)
+    # Values of the shop's typed attributes, by attribute slug; validated
+    # against the ``Attribute`` definitions by the services.
+    attributes = models.JSONField(default=dict, blank=True)
+    categories = models.ManyToManyField("Category", related_name="products", blank=True)
+    # The first image by position, kept by the media services so a listing
+    # reaches its thumbnail with a join instead of another query.
+    featured_media = models.ForeignKey(
+        "ProductMedia", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     was_published = models.BooleanField(
         default=False, help_text="Set once first published; the handle is then frozen."
     )
@@ -178,6 +195,16 @@ class ProductChannelListing(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="product_listings")
     is_published = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised from the variants' prices on this channel (by the price
+    # services) so listings filter, facet and sort by price without a join.
+    price_min = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
+    price_max = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
+    # Whether any variant can be bought on this channel; kept by inventory.
+    in_stock = models.BooleanField(default=True)
 
     objects = ShopScopedQuerySet.as_manager()
 
@@ -221,3 +248,174 @@ class VariantChannelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.price} {self.currency}"
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Yes/no"
+    CHOICE = "choice", "Choice"
+
+
+class Attribute(models.Model):
+    """A typed custom field a shop defines for its products (Material, Waterproof)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60)
+    type = models.CharField(max_length=16, choices=AttributeType, default=AttributeType.TEXT)
+    choices = models.JSONField(default=list, blank=True, help_text="Allowed values of a choice.")
+    is_facet = models.BooleanField(default=False, help_text="Offered as a filter in the Store API.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("shop_id", "position", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("shop", "slug"), name="attribute_slug_unique_per_shop"),
+            models.CheckConstraint(
+                condition=Q(type__in=AttributeType.values), name="attribute_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CategoryQuerySet(MP_NodeQuerySet):
+    def for_shop(self, shop: Shop | int) -> Self:
+        return self.filter(shop=shop)
+
+
+class Category(MP_Node):
+    """
+    A node of the shop's category tree. Each shop's top-level categories are
+    roots of the (installation-wide) materialised-path tree, so a subtree is a
+    prefix match on ``path`` and siblings keep the order they were placed in.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120)
+    handle = models.SlugField(max_length=120)
+    description = models.TextField(blank=True, default="")
+    seo_title = models.CharField(max_length=255, blank=True, default="")
+    seo_description = models.CharField(max_length=500, blank=True, default="")
+    metadata_public = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    steplen = 5  # 36**5 = 60M siblings per level: roots are shared by every shop
+    node_order_by: list[str] = []
+
+    objects = MP_NodeManager.from_queryset(CategoryQuerySet)()
+
+    class Meta:
+        verbose_name_plural = "categories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("shop", "handle"), name="category_handle_unique_per_shop"
+            ),
+        ]
+        indexes = [models.Index(fields=("shop", "path"), name="category_shop_path")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionKind(models.TextChoices):
+    MANUAL = "manual", "Manual (curated)"
+    AUTOMATED = "automated", "Automated (rules)"
+
+
+class Collection(models.Model):
+    """
+    A merchandising group of products: curated by hand and ordered
+    (``CollectionProduct``), or automated by ``rules`` evaluated at read time,
+    e.g. ``[{"field": "tag", "op": "equals", "value": "summer"}]``.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    title = models.CharField(max_length=255)
+    handle = models.SlugField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    kind = models.CharField(max_length=16, choices=CollectionKind, default=CollectionKind.MANUAL)
+    rules = models.JSONField(default=list, blank=True)
+    # True: a product must match every rule; False: any one rule.
+    rules_match_all = models.BooleanField(default=True)
+    is_published = models.BooleanField(default=False)
+    seo_title = models.CharField(max_length=255, blank=True, default="")
+    seo_description = models.CharField(max_length=500, blank=True, default="")
+    products = models.ManyToManyField(
+        Product, through="CollectionProduct", related_name="collections", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("shop_id", "title", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("shop", "handle"), name="collection_handle_unique_per_shop"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=CollectionKind.values), name="collection_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CollectionProduct(models.Model):
+    """A product's place in a curated collection."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="entries")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("collection_id", "position", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("collection", "product"), name="collection_product_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=("product",), name="collection_product_product")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} in {self.collection_id}"
+
+
+def media_upload_to(instance: ProductMedia, filename: str) -> str:
+    # The name is chosen by the services (a random token and the real format);
+    # the shop prefix keeps one shop's files apart from another's in storage.
+    return f"products/{instance.shop_id}/{filename}"
+
+
+class ProductMedia(models.Model):
+    """An image of a product, in order, optionally shown for some variants only."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="media")
+    image = models.ImageField(upload_to=media_upload_to, max_length=255)
+    alt = models.CharField(max_length=255, blank=True, default="")
+    position = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    format = models.CharField(max_length=8, default="")
+    size_bytes = models.PositiveIntegerField(default=0)
+    variants = models.ManyToManyField(ProductVariant, related_name="media", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ShopScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("product_id", "position", "id")
+        verbose_name_plural = "product media"
+        indexes = [models.Index(fields=("product", "position"), name="media_product_pos")]
+
+    def __str__(self) -> str:
+        return self.alt or self.image.name

@@ -17,6 +17,7 @@ from typing import Any
 import nh3
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils.text import slugify
 
 from merchantry.catalog.models import (
@@ -51,6 +52,7 @@ __all__ = [
     "product_create",
     "product_get",
     "product_update",
+    "refresh_price_ranges",
     "sanitize_description",
     "variant_create",
     "variant_delete",
@@ -397,6 +399,7 @@ def variant_delete(
             raise Conflict("A product keeps at least one variant; archive the product instead.")
         audit.record(actor, "variant.delete", variant, {"sku": variant.sku}, shop_id=shop.pk)
         variant.delete()
+        refresh_price_ranges([product.pk])
         _changed(product)
 
 
@@ -428,6 +431,7 @@ def listing_publish(
             channel=channel,
             defaults={"shop": shop, "is_published": True, "published_at": published_at},
         )
+        refresh_price_ranges([product.pk])
         if not product.was_published:
             product.was_published = True
             product.save(update_fields=["was_published"])
@@ -521,5 +525,28 @@ def price_set(
             {"channel": channel.slug, "price": str(amount), "currency": channel.currency},
             shop_id=shop.pk,
         )
+        refresh_price_ranges([variant.product_id])
         _changed(variant.product)
     return row
+
+
+def refresh_price_ranges(product_ids: Iterable[int]) -> None:
+    """
+    Recompute ``price_min``/``price_max`` of the products' channel listings
+    from their variants' prices. Call it in the transaction of any change to
+    prices, variants or listings (two queries and one bulk update per call,
+    whatever the number of products, so batch callers pass them all at once).
+    """
+    ids = list(product_ids)
+    ranges = {
+        (row["variant__product_id"], row["channel_id"]): (row["low"], row["high"])
+        for row in VariantChannelPrice.objects.filter(variant__product_id__in=ids)
+        .values("variant__product_id", "channel_id")
+        .annotate(low=Min("price"), high=Max("price"))
+    }
+    listings = list(ProductChannelListing.objects.filter(product_id__in=ids))
+    for listing in listings:
+        listing.price_min, listing.price_max = ranges.get(
+            (listing.product_id, listing.channel_id), (None, None)
+        )
+    ProductChannelListing.objects.bulk_update(listings, ["price_min", "price_max"])
