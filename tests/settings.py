@@ -26,3 +26,6 @@ MERCHANTRY_RATE_LIMITS = {}
 # persistent connections past their work: a leftover session stops the test
 # database from being dropped on PostgreSQL.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# The Store read cache is invalidated after commits, which most tests roll
+# back instead; tests/catalog/test_store_cache.py turns it on for itself.
+MERCHANTRY_STORE_CACHE_SECONDS = 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from django.http import HttpRequest
+import orjson
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from merchantry.catalog import selectors, services
+from merchantry.catalog import cache, selectors, services, store
 from merchantry.catalog.models import Product, ProductStatus, ProductVariant
 from merchantry.catalog.schemas import (
     ListingIn,
@@ -21,6 +22,7 @@ from merchantry.catalog.schemas import (
     ProductDetailOut,
     ProductOut,
     ProductPatch,
+    StoreFacetsOut,
     StoreProductDetailOut,
     StoreProductOut,
     UnpublishIn,
@@ -28,10 +30,12 @@ from merchantry.catalog.schemas import (
     VariantOut,
     VariantPatch,
 )
+from merchantry.catalog.store import StoreQuery
 from merchantry.core.errors import FieldError, NotFound, ValidationFailed
 from merchantry.core.ids import parse_id, pk_or_none
 from merchantry.core.pagination import CursorPage, Page, PageParams, paginate
 from merchantry.tenancy.context import request_context
+from merchantry.tenancy.models import Channel
 from merchantry.tenancy.permissions import Perm
 
 __all__ = ["admin_router", "store_router"]
@@ -50,9 +54,42 @@ class ProductFilters(Schema):
     sort: Sort = Field("-updated_at", description="Field to sort by; '-' for descending.")
 
 
+StoreSort = Literal["relevance", "title", "-title", "price", "-price", "newest"]
+
+
 class StoreFilters(Schema):
+    q: str | None = Field(None, max_length=200, description="Search words (prefixes match).")
     tag: str | None = Field(None, max_length=60)
-    q: str | None = Field(None, max_length=200)
+    category: str | None = Field(
+        None, max_length=120, description="Category handle; subcategories included."
+    )
+    collection: str | None = Field(None, max_length=255, description="Collection handle.")
+    vendor: str | None = Field(None, max_length=120)
+    product_type: str | None = Field(None, max_length=120)
+    price_min: str | None = Field(None, max_length=32, description="Some variant costs at least.")
+    price_max: str | None = Field(None, max_length=32, description="Some variant costs at most.")
+    in_stock: bool | None = None
+    option: list[str] = Field(
+        default_factory=list, max_length=10, description='Option values, "Size:M" (repeatable).'
+    )
+    sort: StoreSort | None = Field(
+        None, description="Default: relevance when searching, else title."
+    )
+
+    def to_query(self) -> StoreQuery:
+        return StoreQuery(
+            q=_clean(self.q),
+            tag=_clean(self.tag),
+            category=_clean(self.category),
+            collection=_clean(self.collection),
+            vendor=_clean(self.vendor),
+            product_type=_clean(self.product_type),
+            price_min=_clean(self.price_min),
+            price_max=_clean(self.price_max),
+            in_stock=self.in_stock,
+            options=tuple(o for o in (_clean(o) for o in self.option) if o),
+            sort=self.sort,
+        )
 
 
 def _clean(text: str | None) -> str | None:
@@ -293,26 +330,72 @@ def _channel_id(value: str) -> int:
 # -- Store API -----------------------------------------------------------------------
 
 
+def _json(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+def _store_channel(request: HttpRequest) -> Channel:
+    channel = request_context(request).channel
+    if channel is None:
+        raise NotFound("No channel.")
+    return channel
+
+
 @store_router.get(
     "/products", response=Page[StoreProductOut], summary="Products for sale on this channel"
 )
 def store_product_list(
     request: HttpRequest, filters: Query[StoreFilters], page: Query[PageParams]
-) -> CursorPage[Product]:
-    ctx = request_context(request)
-    if ctx.channel is None:
-        raise NotFound("No channel.")
-    products = selectors.store_product_list(
-        channel=ctx.channel, q=_clean(filters.q), tag=_clean(filters.tag)
+) -> HttpResponse:
+    channel = _store_channel(request)
+    query = filters.to_query()
+    params = [*query.params(), ("limit", str(page.limit)), ("cursor", page.cursor or "")]
+    return _json(
+        cache.cached(
+            channel.shop_id,
+            channel.pk,
+            "products",
+            params,
+            lambda: orjson.dumps(
+                store.product_page(channel, query, limit=page.limit, cursor=page.cursor)
+            ),
+        )
     )
-    return paginate(products, page, order_by=("title",))
+
+
+@store_router.get(
+    "/facets",
+    response=StoreFacetsOut,
+    summary="Counts by category, vendor, type, option value and stock, and the price range",
+)
+def store_facets(request: HttpRequest, filters: Query[StoreFilters]) -> HttpResponse:
+    channel = _store_channel(request)
+    query = filters.to_query()
+    return _json(
+        cache.cached(
+            channel.shop_id,
+            channel.pk,
+            "facets",
+            query.params(),
+            lambda: orjson.dumps(store.facets(channel, query)),
+        )
+    )
 
 
 @store_router.get(
     "/products/{handle}", response=StoreProductDetailOut, summary="One product, by its handle"
 )
-def store_product_get(request: HttpRequest, handle: str) -> Product:
-    ctx = request_context(request)
-    if ctx.channel is None or len(handle) > 255:
+def store_product_get(request: HttpRequest, handle: str) -> HttpResponse:
+    channel = _store_channel(request)
+    handle = _clean(handle) or ""
+    if len(handle) > 255:
         raise NotFound("No such product.")
-    return selectors.store_product_detail(channel=ctx.channel, handle=_clean(handle) or "")
+    return _json(
+        cache.cached(
+            channel.shop_id,
+            channel.pk,
+            "product",
+            [("handle", handle)],
+            lambda: orjson.dumps(store.product_detail(channel, handle)),
+        )
+    )

@@ -249,46 +249,49 @@ class PriceIn(InputSchema):
 # -- store -----------------------------------------------------------------------
 
 
-class StoreVariantOut(ObjectOut):
+# The Store API renders these shapes itself (catalog.store), for speed; the
+# schemas document them in the OpenAPI description.
+
+
+class StoreVariantOut(Schema):
+    id: str
     title: str
     sku: str | None
     option_values: dict[str, str]
     price: MoneyOut | None
     compare_at_price: MoneyOut | None
 
-    @staticmethod
-    def resolve_price(obj: Any) -> dict[str, str] | None:
-        row = obj.channel_prices[0] if obj.channel_prices else None
-        return None if row is None else _money(row.price, row.currency)
 
-    @staticmethod
-    def resolve_compare_at_price(obj: Any) -> dict[str, str] | None:
-        row = obj.channel_prices[0] if obj.channel_prices else None
-        if row is None or row.compare_at_price is None:
-            return None
-        return _money(row.compare_at_price, row.currency)
-
-
-class StoreProductOut(ObjectOut):
+class StoreProductOut(Schema):
+    id: str
     handle: str
     title: str
     product_type: str
     vendor: str
     tags: list[str]
-    min_price: MoneyOut | None
+    thumbnail_url: str | None
+    min_price: MoneyOut
+    max_price: MoneyOut
+    in_stock: bool
     variants: list[StoreVariantOut]
 
-    @staticmethod
-    def resolve_variants(obj: Any) -> list[Any]:
-        return list(obj.variants.all())
 
-    @staticmethod
-    def resolve_min_price(obj: Any) -> dict[str, str] | None:
-        rows = [row for v in obj.variants.all() for row in v.channel_prices]
-        if not rows:
-            return None
-        cheapest = min(rows, key=lambda row: row.price)
-        return _money(cheapest.price, cheapest.currency)
+class StoreOptionOut(Schema):
+    name: str
+    values: list[str]
+
+
+class StoreMediaOut(Schema):
+    id: str
+    alt: str
+    width: int
+    height: int
+    thumbnail_url: str | None
+
+
+class StoreCategoryRef(Schema):
+    handle: str
+    name: str
 
 
 class StoreProductDetailOut(StoreProductOut):
@@ -296,8 +299,38 @@ class StoreProductDetailOut(StoreProductOut):
     seo_title: str
     seo_description: str
     metadata_public: dict[str, Any]
-    options: list[OptionOut]
+    attributes: dict[str, Any]
+    options: list[StoreOptionOut]
+    media: list[StoreMediaOut]
+    categories: list[StoreCategoryRef]
 
-    @staticmethod
-    def resolve_options(obj: Any) -> list[Any]:
-        return list(obj.options.all())
+
+class FacetCount(Schema):
+    value: str
+    count: int
+
+
+class CategoryFacet(Schema):
+    handle: str
+    name: str
+    count: int
+
+
+class OptionFacet(Schema):
+    name: str
+    values: list[FacetCount]
+
+
+class PriceSpan(Schema):
+    min: MoneyOut | None
+    max: MoneyOut | None
+
+
+class StoreFacetsOut(Schema):
+    total: int
+    price: PriceSpan
+    in_stock: dict[str, int]
+    categories: list[CategoryFacet]
+    vendors: list[FacetCount]
+    product_types: list[FacetCount]
+    options: list[OptionFacet]

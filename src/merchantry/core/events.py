@@ -67,6 +67,7 @@ __all__ = [
     "dispatch_outbox",
     "outbox_retry",
     "record_event",
+    "register_commit_listener",
     "register_sink",
     "registered_sinks",
     "retry_delay",
@@ -160,6 +161,31 @@ def registered_sinks() -> dict[str, Sink]:
     return dict(_sinks)
 
 
+CommitListener = Callable[[str, "int | None"], Any]
+_commit_listeners: dict[str, CommitListener] = {}
+
+
+def register_commit_listener(name: str, listener: CommitListener) -> None:
+    """
+    Call ``listener(event_type, shop_id)`` in-process right after the commit
+    of every recorded event, before any sink sees it.
+
+    For what must follow a change at once and is cheap, such as bumping a
+    cache version so the next request sees the change; anything slow or
+    fallible belongs in a sink. A listener that raises is logged and ignored:
+    the change has committed. Registering a name again replaces the listener.
+    """
+    _commit_listeners[name] = listener
+
+
+def _notify_listeners(event_type: str, shop_id: int | None) -> None:
+    for name, listener in list(_commit_listeners.items()):
+        try:
+            listener(event_type, shop_id)
+        except Exception:
+            logger.exception("commit_listener_failed", listener=name, event_type=event_type)
+
+
 # -- recording -------------------------------------------------------------------------
 
 
@@ -196,6 +222,7 @@ def record_event(
     event = OutboxEvent.objects.create(shop_id=shop_id, type=type, payload=_json_payload(payload))
 
     def enqueue() -> None:
+        _notify_listeners(event.type, event.shop_id)
         _enqueue_dispatch(event.pk)
 
     # robust: the change has committed by then; failing to enqueue must not

@@ -1,0 +1,83 @@
+"""
+The Store API's read cache: whole responses per channel, under a version per shop.
+
+Every catalog change records an event (``product.changed``, ``category.changed``,
+...); right after its commit :func:`bump` moves the shop's version on, so the
+next read builds a fresh answer and the old entries are never read again (they
+expire by themselves). A read takes the version *before* it reads the
+database, so an answer built from data older than a change is stored under
+the version that change already replaced.
+
+The cache must be shared by every web process for this to hold, so it is on
+(``MERCHANTRY_STORE_CACHE_SECONDS``, 60 by default) only with Redis; with the
+per-process memory cache of a laptop install it is off. Entries live at most
+that long, which also bounds how late a scheduled ``published_at`` shows up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+
+from merchantry.core.events import register_commit_listener
+
+__all__ = ["EVENT_PREFIXES", "bump", "cached", "connect", "enabled", "version"]
+
+EVENT_PREFIXES = ("product.", "category.", "collection.", "attribute.", "inventory.", "channel.")
+
+
+def _version_key(shop_id: int) -> str:
+    return f"catalog:version:{shop_id}"
+
+
+def enabled() -> bool:
+    return getattr(settings, "MERCHANTRY_STORE_CACHE_SECONDS", 0) > 0
+
+
+def version(shop_id: int) -> int:
+    """Return the shop's catalog version, starting one if the cache has none."""
+    key = _version_key(shop_id)
+    current = cache.get(key)
+    if current is None:
+        # A fresh start is the clock, not 1: after an eviction the new version
+        # must not equal one that old entries were stored under.
+        cache.add(key, time.time_ns(), timeout=None)
+        current = cache.get(key)
+    return int(current)
+
+
+def bump(shop_id: int) -> None:
+    """Make every cached Store answer of the shop stale."""
+    key = _version_key(shop_id)
+    try:
+        cache.incr(key)
+    except ValueError:  # no version yet (or evicted): any new one will do
+        cache.set(key, time.time_ns(), timeout=None)
+
+
+def _on_commit(event_type: str, shop_id: int | None) -> None:
+    if shop_id is not None and event_type.startswith(EVENT_PREFIXES):
+        bump(shop_id)
+
+
+def connect() -> None:
+    register_commit_listener("catalog-cache", _on_commit)
+
+
+def cached(
+    shop_id: int, channel_id: int, name: str, params: Iterable[tuple[str, str]], build: Callable
+) -> bytes:
+    """Return the cached bytes of ``name`` with ``params``, building them once per version."""
+    if not enabled():
+        return build()
+    digest = hashlib.blake2b(repr(sorted(params)).encode(), digest_size=16).hexdigest()
+    key = f"store:{shop_id}:{version(shop_id)}:{channel_id}:{name}:{digest}"
+    body = cache.get(key)
+    if body is None:
+        body = build()
+        cache.set(key, body, timeout=settings.MERCHANTRY_STORE_CACHE_SECONDS)
+    return body
