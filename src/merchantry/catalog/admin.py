@@ -12,11 +12,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
+from merchantry.catalog.admin_grid import (
+    CategoryFilter,
+    ChannelFilter,
+    CollectionFilter,
+    ProductActionForm,
+    StockFilter,
+    bulk_action,
+    variants_grid_view,
+)
 from merchantry.catalog.models import Product, ProductStatus, ProductVariant
 from merchantry.catalog.services import product_archive, product_create, product_update
 from merchantry.core.errors import MerchantryError
@@ -79,7 +90,9 @@ class VariantInline(TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    verbose_name_plural = "Variants (edit through the Admin API for now)"
+    verbose_name_plural = (
+        "Variants (edit SKUs, weights and prices with “Variants and prices” above)"
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -101,12 +114,73 @@ class ProductAdmin(ShopScopedAdmin):
     manage_permission = Perm.CATALOG_MANAGE
     inlines = (VariantInline,)
     list_display = ("title", "handle", "status_label", "product_type", "vendor", "updated_at")
-    list_filter = ("status", "product_type", "vendor")
+    list_filter = (
+        "status",
+        CategoryFilter,
+        CollectionFilter,
+        ChannelFilter,
+        StockFilter,
+        "product_type",
+        "vendor",
+    )
     search_fields = ("title", "handle", "variants__sku")
     readonly_fields = ("created_at", "updated_at")
     ordering = ("-updated_at", "-id")
-    actions = ("archive_products",)
+    action_form = ProductActionForm
+    actions = (
+        "publish_products",
+        "unpublish_products",
+        "tag_products",
+        "untag_products",
+        "activate_products",
+        "archive_products",
+    )
+    actions_detail = ("open_variants_grid",)
     list_per_page = 50
+
+    def get_urls(self) -> list[Any]:
+        grid = path(
+            "<int:product_id>/variants/",
+            self.admin_site.admin_view(self.variants_grid),
+            name="catalog_product_variants",
+        )
+        return [grid, *super().get_urls()]
+
+    def variants_grid(self, request: HttpRequest, product_id: int) -> HttpResponse:
+        scope = self.scope(request)
+        if scope is None or scope.shop is None or not self.has_view_permission(request):
+            raise PermissionDenied
+        return variants_grid_view(request, self, scope, product_id)
+
+    @action(description="Variants and prices", url_path="variants-grid", icon="table")
+    def open_variants_grid(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:catalog_product_variants", args=[object_id]))
+
+    @action(
+        description="Publish (channel slug in the box; blank: every channel)",
+        permissions=["manage"],
+    )
+    def publish_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        bulk_action(request, self.scope(request), queryset, "publish")
+
+    @action(
+        description="Unpublish (channel slug in the box; blank: every channel)",
+        permissions=["manage"],
+    )
+    def unpublish_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        bulk_action(request, self.scope(request), queryset, "unpublish")
+
+    @action(description="Add the tag in the box", permissions=["manage"])
+    def tag_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        bulk_action(request, self.scope(request), queryset, "tag")
+
+    @action(description="Remove the tag in the box", permissions=["manage"])
+    def untag_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        bulk_action(request, self.scope(request), queryset, "untag")
+
+    @action(description="Set active", permissions=["manage"])
+    def activate_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        bulk_action(request, self.scope(request), queryset, "active")
 
     @display(
         description="Status",
