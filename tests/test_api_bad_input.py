@@ -102,6 +102,20 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "previous_secret_valid_hours": 24,
     },
     ("PATCH", "/api/v1/admin/plugins/{plugin_id}/settings"): {"settings": VALID_SETTINGS},
+    ("POST", "/api/v1/admin/attributes"): {
+        "name": "Material",
+        "slug": "material",
+        "type": "choice",
+        "choices": ["Linen", "Wool"],
+        "is_facet": True,
+        "position": 1,
+    },
+    ("PATCH", "/api/v1/admin/attributes/{attribute_id}"): {
+        "name": "Fabric",
+        "choices": ["Linen", "Wool", "Silk"],
+        "is_facet": False,
+        "position": 2,
+    },
     ("POST", "/api/v1/admin/products"): {
         "title": "Linen shirt",
         "handle": "linen-shirt",
@@ -174,7 +188,7 @@ SHOP_CHANNEL = "SHOP_CHANNEL"
 # tried with 200,000 instead. Arrays of free text, where any short string is a
 # valid item, skip the "unknown item" case.
 LONG_TEXT = {"description"}
-FREE_TEXT_ITEMS = {"tags"}
+FREE_TEXT_ITEMS = {"tags", "choices"}
 
 # Bodies naming things that do not exist (or exist in another shop): 4xx.
 # "OTHER_CHANNEL" stands for a channel of the other shop.

@@ -34,7 +34,7 @@ from merchantry.accounts.models import (
     Role,
 )
 from merchantry.api.v1 import api
-from merchantry.catalog.models import Product
+from merchantry.catalog.models import Attribute, Product
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
@@ -42,7 +42,12 @@ from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
 from merchantry.webhooks.models import WebhookDelivery, WebhookEndpoint
-from tests.catalog.factories import wall_product, wall_sized_product, wall_variant
+from tests.catalog.factories import (
+    wall_attribute,
+    wall_product,
+    wall_sized_product,
+    wall_variant,
+)
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -154,6 +159,7 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/variants/{variant_id}": wall_variant,
     "/api/v1/admin/variants/{variant_id}/prices": wall_variant,
     "/api/v1/store/products/{handle}": wall_product,
+    "/api/v1/admin/attributes/{attribute_id}": wall_attribute,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -178,6 +184,7 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/plugins": lambda shop: PluginInstallation.objects.for_shop(shop),
     "/api/v1/admin/products": lambda shop: Product.objects.for_shop(shop),
     "/api/v1/store/products": lambda shop: Product.objects.for_shop(shop),
+    "/api/v1/admin/attributes": lambda shop: Attribute.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -207,6 +214,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/products/{product_id}/unpublish"): {"channel_id": "1"},
     ("PATCH", "/api/v1/admin/variants/{variant_id}"): {"sku": "HIJACKED"},
     ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): {"channel_id": "1", "price": "0"},
+    ("PATCH", "/api/v1/admin/attributes/{attribute_id}"): {"name": "hijacked", "is_facet": True},
 }
 
 

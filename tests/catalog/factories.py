@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from merchantry.catalog import services
-from merchantry.catalog.models import Product, ProductVariant
+from merchantry.catalog.models import Attribute, Product, ProductVariant
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.tenancy.models import Channel, Shop
 from tests.factories import ChannelFactory
@@ -61,3 +61,12 @@ def wall_sized_product(shop: Shop) -> Product:
     large = services.variants_generate(actor=SYSTEM_ACTOR, shop=shop, product_id=product.pk)[2]
     services.variant_delete(actor=SYSTEM_ACTOR, shop=shop, variant_id=large.pk)
     return product
+
+
+def wall_attribute(shop: Shop) -> Attribute:
+    """A choice attribute of ``shop``."""
+    from merchantry.catalog.attributes import attribute_create
+
+    return attribute_create(
+        actor=SYSTEM_ACTOR, shop=shop, name="Material", type="choice", choices=["Linen", "Wool"]
+    )

@@ -9,9 +9,12 @@ import orjson
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
-from merchantry.catalog import cache, selectors, services, store
-from merchantry.catalog.models import Product, ProductStatus, ProductVariant
+from merchantry.catalog import attributes, cache, selectors, services, store
+from merchantry.catalog.models import Attribute, Product, ProductStatus, ProductVariant
 from merchantry.catalog.schemas import (
+    AttributeCreate,
+    AttributeOut,
+    AttributePatch,
     ListingIn,
     ListingOut,
     OptionOut,
@@ -72,6 +75,11 @@ class StoreFilters(Schema):
     option: list[str] = Field(
         default_factory=list, max_length=10, description='Option values, "Size:M" (repeatable).'
     )
+    attr: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description='Values of facet attributes, "material:Linen" (repeatable).',
+    )
     sort: StoreSort | None = Field(
         None, description="Default: relevance when searching, else title."
     )
@@ -88,6 +96,7 @@ class StoreFilters(Schema):
             price_max=_clean(self.price_max),
             in_stock=self.in_stock,
             options=tuple(o for o in (_clean(o) for o in self.option) if o),
+            attributes=tuple(a for a in (_clean(a) for a in self.attr) if a),
             sort=self.sort,
         )
 
@@ -325,6 +334,65 @@ def _channel_id(value: str) -> int:
             errors=[FieldError(("channel_id",), "No such channel.", "not_found")]
         )
     return pk
+
+
+# -- attributes ------------------------------------------------------------------------
+
+
+@admin_router.get("/attributes", response=Page[AttributeOut], summary="Product attributes")
+def attribute_list(request: HttpRequest, page: Query[PageParams]) -> CursorPage[Attribute]:
+    ctx = request_context(request)
+    ctx.actor.require(Perm.CATALOG_VIEW)
+    return paginate(Attribute.objects.for_shop(ctx.shop), page, order_by=("position",))
+
+
+@admin_router.post(
+    "/attributes", response={201: AttributeOut}, summary="Define a typed product attribute"
+)
+def attribute_create(request: HttpRequest, payload: AttributeCreate) -> Status[Attribute]:
+    ctx = request_context(request)
+    data = {k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None}
+    return Status(201, attributes.attribute_create(actor=ctx.actor, shop=ctx.shop, **data))
+
+
+def _attribute(request: HttpRequest, attribute_id: str) -> Attribute:
+    ctx = request_context(request)
+    ctx.actor.require(Perm.CATALOG_VIEW)
+    found = Attribute.objects.for_shop(ctx.shop).filter(pk=pk_or_none(attribute_id)).first()
+    if found is None:
+        raise NotFound("No such attribute.")
+    return found
+
+
+@admin_router.get("/attributes/{attribute_id}", response=AttributeOut, summary="One attribute")
+def attribute_get(request: HttpRequest, attribute_id: str) -> Attribute:
+    return _attribute(request, attribute_id)
+
+
+@admin_router.patch(
+    "/attributes/{attribute_id}", response=AttributeOut, summary="Change an attribute"
+)
+def attribute_patch(request: HttpRequest, attribute_id: str, payload: AttributePatch) -> Attribute:
+    ctx = request_context(request)
+    return attributes.attribute_update(
+        actor=ctx.actor,
+        shop=ctx.shop,
+        attribute_id=parse_id(attribute_id, what="attribute"),
+        changes=payload.model_dump(exclude_unset=True),
+    )
+
+
+@admin_router.delete(
+    "/attributes/{attribute_id}",
+    response={204: None},
+    summary="Delete an attribute and its values on every product",
+)
+def attribute_delete(request: HttpRequest, attribute_id: str) -> Status[None]:
+    ctx = request_context(request)
+    attributes.attribute_delete(
+        actor=ctx.actor, shop=ctx.shop, attribute_id=parse_id(attribute_id, what="attribute")
+    )
+    return Status(204, None)
 
 
 # -- Store API -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import BeforeValidator, NonNegativeInt
@@ -78,6 +78,9 @@ class _ProductFields(InputSchema):
     seo_description: SeoDescription = Field(None)
     metadata_public: JsonObject = Field(None)
     metadata_private: JsonObject = Field(None)
+    attributes: JsonObject = Field(
+        None, description="Values of the shop's attributes by slug; null removes one."
+    )
 
 
 class ProductCreate(_ProductFields):
@@ -177,6 +180,7 @@ class ProductDetailOut(ProductOut):
     seo_description: str
     metadata_public: dict[str, Any]
     metadata_private: dict[str, Any]
+    attributes: dict[str, Any]
     options: list[OptionOut]
     variants: list[VariantOut]
     channel_listings: list[ListingOut]
@@ -192,6 +196,36 @@ class ProductDetailOut(ProductOut):
     @staticmethod
     def resolve_channel_listings(obj: Any) -> list[Any]:
         return list(obj.channel_listings.all())
+
+
+# -- admin: attributes -------------------------------------------------------------
+
+AttributeKind = Literal["text", "number", "boolean", "choice"]
+
+
+class AttributeCreate(InputSchema):
+    name: Text(100, min_length=1)  # type: ignore[valid-type]
+    slug: Text(60) = Field(None, description="Made from the name when absent.")  # type: ignore[valid-type]
+    type: AttributeKind = "text"
+    choices: list[Text(120, min_length=1)] = Field(None, max_length=200)  # type: ignore[valid-type]
+    is_facet: StrictBool = Field(None, description="Offered as a Store API filter.")
+    position: Size = Field(None)
+
+
+class AttributePatch(InputSchema):
+    name: Text(100, min_length=1) = Field(None)  # type: ignore[valid-type]
+    choices: list[Text(120, min_length=1)] = Field(None, max_length=200)  # type: ignore[valid-type]
+    is_facet: StrictBool = Field(None)
+    position: Size = Field(None)
+
+
+class AttributeOut(ObjectOut):
+    name: str
+    slug: str
+    type: str
+    choices: list[str]
+    is_facet: bool
+    position: int
 
 
 # -- admin: options, variants, listings, prices -----------------------------------
@@ -326,6 +360,18 @@ class PriceSpan(Schema):
     max: MoneyOut | None
 
 
+class AttributeFacetCount(Schema):
+    value: str | bool
+    count: int
+
+
+class AttributeFacet(Schema):
+    slug: str
+    name: str
+    type: str
+    values: list[AttributeFacetCount]
+
+
 class StoreFacetsOut(Schema):
     total: int
     price: PriceSpan
@@ -334,3 +380,4 @@ class StoreFacetsOut(Schema):
     vendors: list[FacetCount]
     product_types: list[FacetCount]
     options: list[OptionFacet]
+    attributes: list[AttributeFacet]

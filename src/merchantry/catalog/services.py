@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils.text import slugify
 
+from merchantry.catalog.attributes import clean_attribute_values
 from merchantry.catalog.models import (
     Product,
     ProductChannelListing,
@@ -75,7 +76,7 @@ _ALLOWED_TAGS = {
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan"}}
 _PRODUCT_FIELDS = (
     "title", "handle", "description", "product_type", "vendor", "tags", "status",
-    "seo_title", "seo_description", "metadata_public", "metadata_private",
+    "seo_title", "seo_description", "metadata_public", "metadata_private", "attributes",
 )  # fmt: skip
 _VARIANT_FIELDS = (
     "title", "sku", "barcode", "weight_grams", "length_mm", "width_mm", "height_mm",
@@ -162,6 +163,10 @@ def _apply(product: Product, changes: Mapping[str, Any]) -> None:
     for field, value in changes.items():
         if field not in _PRODUCT_FIELDS:
             raise TypeError(f"unknown product field {field!r}")
+        if field == "attributes":
+            # Merged into the current values (null removes one), each checked
+            # against the shop's definitions.
+            value = clean_attribute_values(product.shop, product.attributes or {}, value or {})
         setattr(product, field, value)
     if "description" in changes:
         product.description = sanitize_description(product.description or "")

@@ -29,6 +29,8 @@ from django.utils import timezone
 
 from merchantry.catalog import search
 from merchantry.catalog.models import (
+    Attribute,
+    AttributeType,
     Category,
     Collection,
     Product,
@@ -66,6 +68,7 @@ class StoreQuery:
     price_max: str | None = None
     in_stock: bool | None = None
     options: tuple[str, ...] = field(default_factory=tuple)
+    attributes: tuple[str, ...] = field(default_factory=tuple)
     sort: str | None = None
 
     def params(self) -> list[tuple[str, str]]:
@@ -130,6 +133,39 @@ def collection_filter(channel: Channel, handle: str) -> Q:
     return Q(product__in=Product.objects.filter(collection_product_filter(collection, channel)))
 
 
+def _facet_attributes(channel: Channel) -> dict[str, Attribute]:
+    return {a.slug: a for a in Attribute.objects.filter(shop_id=channel.shop_id, is_facet=True)}
+
+
+def _attribute_filter(channel: Channel, pairs: tuple[str, ...]) -> Q:
+    """Products whose facet attributes have the values asked (values of one attribute: any)."""
+    if len(pairs) > MAX_OPTION_FILTERS:
+        raise invalid_field("attr", f"At most {MAX_OPTION_FILTERS} attribute filters.", "invalid")
+    definitions = _facet_attributes(channel)
+    wanted: dict[str, list[Any]] = defaultdict(list)
+    for text in pairs:
+        slug, sep, raw = text.partition(":")
+        attribute = definitions.get(slug.strip())
+        if not sep or attribute is None:
+            raise invalid_field("attr", 'Write "slug:value" with a facet attribute.', "invalid")
+        raw = raw.strip()
+        value: Any = raw
+        if attribute.type == AttributeType.BOOLEAN:
+            if raw not in ("true", "false"):
+                raise invalid_field("attr", f"{slug}: true or false.", "invalid")
+            value = raw == "true"
+        elif attribute.type == AttributeType.NUMBER:
+            try:
+                value = format(Decimal(raw).normalize(), "f")
+            except InvalidOperation:
+                raise invalid_field("attr", f"{slug}: not a number.", "not_a_number") from None
+        wanted[attribute.slug].append(value)
+    condition = Q()
+    for slug, values in wanted.items():
+        condition &= Q(**{f"product__attributes__{slug}__in": values})
+    return condition
+
+
 def _filtered(channel: Channel, query: StoreQuery, exponent: int) -> QuerySet:
     listings = _listings(channel)
     if query.tag:
@@ -170,6 +206,8 @@ def _filtered(channel: Channel, query: StoreQuery, exponent: int) -> QuerySet:
                 any_value |= Q(**{f"option_values__{name}": value})
             variants = variants.filter(any_value)
         listings = listings.filter(product_id__in=variants.values("product_id"))
+    if query.attributes:
+        listings = listings.filter(_attribute_filter(channel, query.attributes))
     if query.q:
         ids = search.matching_ids(query.q)
         listings = listings.none() if ids is None else listings.filter(product_id__in=ids)
@@ -470,6 +508,13 @@ def facets(channel: Channel, query: StoreQuery) -> dict[str, Any]:
     for (name, value), n in sorted(option_counts.items()):
         options[name].append({"value": value, "count": n})
     stock = dict(listings.values_list("in_stock").annotate(n=Count("id")).order_by())
+    facet_attributes = _facet_attributes(channel)
+    attribute_counts: Counter[tuple[str, Any]] = Counter()
+    if facet_attributes:
+        for values in listings.values_list("product__attributes", flat=True):
+            for slug in facet_attributes:
+                if (values or {}).get(slug) is not None:
+                    attribute_counts[(slug, values[slug])] += 1
     return {
         "total": span["total"],
         "price": {
@@ -481,4 +526,17 @@ def facets(channel: Channel, query: StoreQuery) -> dict[str, Any]:
         "vendors": counted("product__vendor"),
         "product_types": counted("product__product_type"),
         "options": [{"name": name, "values": values} for name, values in options.items()],
+        "attributes": [
+            {
+                "slug": slug,
+                "name": attribute.name,
+                "type": attribute.type,
+                "values": [
+                    {"value": value, "count": n}
+                    for (s, value), n in sorted(attribute_counts.items(), key=lambda i: str(i[0]))
+                    if s == slug
+                ],
+            }
+            for slug, attribute in facet_attributes.items()
+        ],
     }
