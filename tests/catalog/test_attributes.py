@@ -168,3 +168,45 @@ def test_services_refuse_an_attribute_of_another_shop(defined, other_shop) -> No
         services.product_create(
             actor=SYSTEM_ACTOR, shop=other_shop, title="X", attributes={"material": "Linen"}
         )
+
+
+def test_attributes_are_defined_in_the_admin_and_checked_on_products(shop) -> None:
+    from django.urls import reverse
+
+    from merchantry.catalog.models import Attribute
+    from tests.test_admin_tenancy import member, staff_client
+
+    client = staff_client(member(shop, "catalog_manager"), shop)
+    created = client.post(
+        reverse("admin:catalog_attribute_add"),
+        {
+            "name": "Material",
+            "slug": "material",
+            "type": "choice",
+            "choices": '["Linen", "Wool"]',
+            "position": "0",
+        },
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    assert Attribute.objects.get(shop=shop).choices == ["Linen", "Wool"]
+
+    product = make_product(shop, title="Shirt")
+    page = client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]),
+        {
+            "title": "Shirt",
+            "handle": product.handle,
+            "status": "draft",
+            "description": "",
+            "product_type": "",
+            "vendor": "",
+            "tags": "",
+            "seo_title": "",
+            "seo_description": "",
+            "attributes": '{"material": "Silk"}',
+            "variants-TOTAL_FORMS": "0",
+            "variants-INITIAL_FORMS": "0",
+        },
+    ).content.decode()
+    assert "One of: Linen, Wool." in page
+    assert Product.objects.get(pk=product.pk).attributes == {}

@@ -28,13 +28,14 @@ from merchantry.catalog.admin_grid import (
     bulk_action,
     variants_grid_view,
 )
-from merchantry.catalog.models import Product, ProductStatus, ProductVariant
+from merchantry.catalog.attributes import attribute_create, attribute_delete, attribute_update
+from merchantry.catalog.models import Attribute, Product, ProductStatus, ProductVariant
 from merchantry.catalog.services import product_archive, product_create, product_update
 from merchantry.core.errors import MerchantryError
 from merchantry.tenancy.admin_scope import AdminScope, ServiceModelForm, ShopScopedAdmin
 from merchantry.tenancy.permissions import Perm
 
-__all__ = ["ProductAdmin"]
+__all__ = ["AttributeAdmin", "ProductAdmin"]
 
 
 class TagsField(forms.CharField):
@@ -69,6 +70,7 @@ class ProductForm(ServiceModelForm):
             "tags",
             "seo_title",
             "seo_description",
+            "attributes",
         )
 
     def commit(self, scope: AdminScope) -> Product:
@@ -217,3 +219,38 @@ class ProductAdmin(ShopScopedAdmin):
                 return
             done += 1
         messages.success(request, f"Archived {done} product(s).")
+
+
+class AttributeForm(ServiceModelForm):
+    class Meta:
+        model = Attribute
+        fields = ("name", "slug", "type", "choices", "is_facet", "position")
+
+    def commit(self, scope: AdminScope) -> Attribute:
+        actor, shop = scope.current()
+        data = dict(self.cleaned_data)
+        if self.instance._state.adding:
+            return attribute_create(actor=actor, shop=shop, **data)
+        changes = {k: v for k, v in self.changes().items() if k not in ("slug", "type")}
+        return attribute_update(
+            actor=actor, shop=shop, attribute_id=self.instance.pk, changes=changes
+        )
+
+
+@admin.register(Attribute)
+class AttributeAdmin(ShopScopedAdmin):
+    form = AttributeForm
+    view_permission = Perm.CATALOG_VIEW
+    manage_permission = Perm.CATALOG_MANAGE
+    list_display = ("name", "slug", "type", "is_facet", "position")
+    list_filter = ("type", "is_facet")
+    search_fields = ("name", "slug")
+    ordering = ("position", "id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Stored values are keyed by slug and typed: both are fixed once made.
+        return ("slug", "type") if obj is not None else ()
+
+    def perform_delete(self, request: HttpRequest, scope: AdminScope, obj: Attribute) -> None:
+        actor, shop = scope.current()
+        attribute_delete(actor=actor, shop=shop, attribute_id=obj.pk)
