@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from merchantry.catalog import services
 from merchantry.catalog.models import Product, ProductVariant, VariantChannelPrice
+from merchantry.core.actors import SYSTEM_ACTOR
 from tests.catalog.conftest import make_product
 from tests.factories import ChannelFactory, secret_key
 
@@ -165,3 +167,36 @@ def test_no_permission_cannot_read(shop) -> None:
     client = Client(headers={"Authorization": f"Bearer {secret_key(shop, ['orders.view'])}"})
 
     assert client.get("/api/v1/admin/products").status_code == 403
+
+
+def test_the_list_filters_by_category_channel_stock_and_sku(shop, channel, admin_client) -> None:
+    from merchantry.catalog.models import Category, ProductChannelListing
+
+    apparel = Category.objects.add_root({"shop": shop, "name": "Apparel", "handle": "apparel"})
+    shirts = Category.objects.add_child(apparel, {"shop": shop, "name": "Shirts", "handle": "s"})
+    tee = make_product(shop, title="Tee", channel=channel)
+    tee.categories.add(shirts)
+    lamp = make_product(shop, title="Lamp")
+    services.variant_update(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        variant_id=lamp.variants.get().pk,
+        changes={"sku": "LAMP-01"},
+    )
+    gone = make_product(shop, title="Gone", channel=channel)
+    ProductChannelListing.objects.filter(product=gone).update(in_stock=False)
+
+    def titles(**params):
+        response = admin_client.get("/api/v1/admin/products", {"sort": "title", **params})
+        assert response.status_code == 200, response.content
+        return [p["title"] for p in response.json()["items"]]
+
+    assert titles(category_id=apparel.pk) == ["Tee"]
+    assert titles(channel_id=channel.pk) == ["Gone", "Tee"]
+    assert titles(in_stock="false") == ["Gone"]
+    assert titles(q="LAMP-01") == ["Lamp"]
+    for field in ("category_id", "collection_id"):
+        response = admin_client.get("/api/v1/admin/products", {field: "999999"})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == [field]
+    assert admin_client.get("/api/v1/admin/products", {"channel_id": "x"}).status_code == 422

@@ -52,8 +52,16 @@ Sort = Literal["updated_at", "-updated_at", "created_at", "-created_at", "title"
 class ProductFilters(Schema):
     status: ProductStatus | None = Field(None, description="draft, active or archived")
     tag: str | None = Field(None, max_length=60, description="Products carrying this tag.")
-    q: str | None = Field(None, max_length=200, description="Title or handle contains.")
+    q: str | None = Field(
+        None, max_length=200, description="Title or handle contains, or a variant's exact SKU."
+    )
     updated_since: datetime | None = Field(None, description="Changed at or after (ISO 8601).")
+    category_id: str | None = Field(
+        None, max_length=20, description="In this category or a subcategory."
+    )
+    collection_id: str | None = Field(None, max_length=20, description="In this collection.")
+    channel_id: str | None = Field(None, max_length=20, description="Published on this channel.")
+    in_stock: bool | None = Field(None, description="In (or out of) stock on a channel.")
     sort: Sort = Field("-updated_at", description="Field to sort by; '-' for descending.")
 
 
@@ -121,8 +129,21 @@ def product_list(
         tag=_clean(filters.tag),
         q=_clean(filters.q),
         updated_since=filters.updated_since,
+        category_id=_filter_id(filters.category_id, "category_id"),
+        collection_id=_filter_id(filters.collection_id, "collection_id"),
+        channel_id=_filter_id(filters.channel_id, "channel_id"),
+        in_stock=filters.in_stock,
     )
     return paginate(products, page, order_by=selectors.ADMIN_SORTS[filters.sort])
+
+
+def _filter_id(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    pk = pk_or_none(value)
+    if pk is None:
+        raise ValidationFailed(errors=[FieldError((field,), "Not an id.", "invalid")])
+    return pk
 
 
 @admin_router.post("/products", response={201: ProductDetailOut}, summary="Create a product")

@@ -112,6 +112,12 @@ class Product(models.Model):
             models.Index(fields=("shop", "status", "updated_at"), name="product_shop_status_upd"),
             models.Index(fields=("shop", "updated_at", "id"), name="product_shop_updated"),
             models.Index(fields=("shop", "title"), name="product_shop_title"),
+            # The Store list's sorts, walked in order so a page costs the same
+            # whatever the catalog's size.
+            models.Index(fields=("shop", "status", "title", "id"), name="product_store_title"),
+            models.Index(
+                fields=("shop", "status", "created_at", "id"), name="product_store_newest"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -213,7 +219,12 @@ class ProductChannelListing(models.Model):
             models.UniqueConstraint(fields=("product", "channel"), name="listing_unique"),
         ]
         indexes = [
-            models.Index(fields=("channel", "is_published", "product"), name="listing_channel_pub")
+            models.Index(fields=("channel", "is_published", "product"), name="listing_channel_pub"),
+            models.Index(
+                fields=("channel", "price_min", "product"),
+                condition=Q(is_published=True),
+                name="listing_channel_price",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -288,6 +299,16 @@ class CategoryQuerySet(MP_NodeQuerySet):
         return self.filter(shop=shop)
 
 
+class CategoryManager(MP_NodeManager):
+    # treebeard's manager builds its own queryset class, so the shop-scoping
+    # method is reached through this one instead of ``from_queryset``.
+    def get_queryset(self) -> CategoryQuerySet:
+        return CategoryQuerySet(self.model, using=self._db).order_by("path")
+
+    def for_shop(self, shop: Shop | int) -> CategoryQuerySet:
+        return self.get_queryset().for_shop(shop)
+
+
 class Category(MP_Node):
     """
     A node of the shop's category tree. Each shop's top-level categories are
@@ -308,7 +329,7 @@ class Category(MP_Node):
     steplen = 5  # 36**5 = 60M siblings per level: roots are shared by every shop
     node_order_by: list[str] = []
 
-    objects = MP_NodeManager.from_queryset(CategoryQuerySet)()
+    objects = CategoryManager()
 
     class Meta:
         verbose_name_plural = "categories"

@@ -14,6 +14,8 @@ from datetime import datetime
 from django.db.models import Prefetch, Q, QuerySet
 
 from merchantry.catalog.models import (
+    Category,
+    Collection,
     Product,
     ProductChannelListing,
     ProductOption,
@@ -21,7 +23,7 @@ from merchantry.catalog.models import (
     VariantChannelPrice,
 )
 from merchantry.core.actors import Actor
-from merchantry.core.errors import NotFound
+from merchantry.core.errors import NotFound, invalid_field
 from merchantry.tenancy.models import Channel, Shop
 from merchantry.tenancy.permissions import Perm
 
@@ -78,16 +80,46 @@ def admin_product_list(
     tag: str | None = None,
     q: str | None = None,
     updated_since: datetime | None = None,
+    category_id: int | None = None,
+    collection_id: int | None = None,
+    channel_id: int | None = None,
+    in_stock: bool | None = None,
 ) -> QuerySet[Product]:
     """Return the shop's products, filtered; the caller paginates."""
     actor.require(Perm.CATALOG_VIEW)
     products = Product.objects.for_shop(shop)
+    if category_id is not None:
+        node = Category.objects.for_shop(shop).filter(pk=category_id).first()
+        if node is None:
+            raise invalid_field("category_id", "No such category.", "not_found")
+        members = Product.categories.through.objects.filter(
+            category__shop=shop, category__path__startswith=node.path
+        )
+        products = products.filter(pk__in=members.values("product_id"))
+    if collection_id is not None:
+        collection = Collection.objects.for_shop(shop).filter(pk=collection_id).first()
+        if collection is None:
+            raise invalid_field("collection_id", "No such collection.", "not_found")
+        from merchantry.catalog.collections import collection_product_filter
+
+        products = products.filter(collection_product_filter(collection, None))
+    if channel_id is not None or in_stock is not None:
+        listings = ProductChannelListing.objects.filter(shop=shop, is_published=True)
+        if channel_id is not None:
+            listings = listings.filter(channel_id=channel_id)
+        if in_stock is not None:
+            listings = listings.filter(in_stock=in_stock)
+        products = products.filter(pk__in=listings.values("product_id"))
     if status:
         products = products.filter(status=status)
     if tag:
         products = products.tagged(tag)
     if q:
-        products = products.filter(Q(title__icontains=q) | Q(handle__icontains=q))
+        products = products.filter(
+            Q(title__icontains=q)
+            | Q(handle__icontains=q)
+            | Q(pk__in=ProductVariant.objects.filter(shop=shop, sku=q).values("product_id"))
+        )
     if updated_since:
         products = products.filter(updated_at__gte=updated_since)
     return products
