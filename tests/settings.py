@@ -29,3 +29,6 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # The Store read cache is invalidated after commits, which most tests roll
 # back instead; tests/catalog/test_store_cache.py turns it on for itself.
 MERCHANTRY_STORE_CACHE_SECONDS = 0
+# Revocation tests expect the next request to fail at once; the key cache
+# has its own test.
+MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS = 0

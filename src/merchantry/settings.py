@@ -273,6 +273,8 @@ MERCHANTRY_RATE_LIMITS = {
 MERCHANTRY_RATE_LIMIT_STORAGE = CONFIG.redis_url or "memory://"
 # Store API answers are cached only in a cache every web process shares.
 MERCHANTRY_STORE_CACHE_SECONDS = 60 if CONFIG.redis_url else 0
+# How long a web process reuses a resolved publishable key (see api/auth.py).
+MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS = 5
 MERCHANTRY_RATE_LIMIT_KEY_PREFIX = "merchantry:ratelimit"
 MERCHANTRY_TRUST_PROXY_HEADERS = CONFIG.trust_proxy_headers
 

@@ -107,3 +107,22 @@ def test_the_cache_is_off_without_a_shared_cache() -> None:
     from merchantry import settings as production
 
     assert (60 if production.CONFIG.redis_url else 0) == production.MERCHANTRY_STORE_CACHE_SECONDS
+
+
+def test_a_publishable_key_is_looked_up_once_per_process_for_a_few_seconds(
+    settings, shop, channel, store_client
+) -> None:
+    from merchantry.api import auth
+    from merchantry.tenancy.models import ApiKey
+
+    settings.MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS = 5
+    auth._recent_keys.clear()
+    make_product(shop, title="Tee", channel=channel)
+    store_client.get(URL)
+    # A warm read: neither the answer nor the key needs the database.
+    assert _get(store_client, URL)[1] == 0
+
+    ApiKey.objects.filter(channel=channel).update(revoked_at="2026-01-01T00:00:00Z")
+    assert store_client.get(URL).status_code == 200  # still within the few seconds
+    auth._recent_keys.clear()  # ...which have passed
+    assert store_client.get(URL).status_code == 401

@@ -18,6 +18,8 @@ and everything after uses only that shop.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.http import HttpRequest
 from django_otp import user_has_device
@@ -30,7 +32,7 @@ from merchantry.core.context import bind
 from merchantry.core.errors import BadRequest, NotAuthenticated, NotFound
 from merchantry.core.validators import SLUG_RE
 from merchantry.tenancy.context import RequestContext
-from merchantry.tenancy.models import ApiKeyKind, Shop, ShopStatus
+from merchantry.tenancy.models import ApiKey, ApiKeyKind, Shop, ShopStatus
 from merchantry.tenancy.services import apikey_actor, apikey_authenticate
 
 __all__ = ["PublishableKeyAuth", "SecretKeyAuth", "StaffSessionAuth", "admin_auth", "store_auth"]
@@ -95,13 +97,41 @@ class StaffSessionAuth(SessionAuth):
         return _bind(RequestContext(shop=shop, actor=actor))
 
 
+# Publishable keys are public (every storefront page carries one) and read on
+# every Store request, so each process remembers a resolved key for a few
+# seconds (MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS) instead of looking it up
+# each time. Revoking the key, suspending the shop or deactivating the channel
+# therefore reaches a process that has just seen the key within that time.
+_recent_keys: dict[str, tuple[float, ApiKey]] = {}
+_RECENT_KEYS_MAX = 1000
+
+
+def _publishable_key(raw: str) -> ApiKey | None:
+    ttl = getattr(settings, "MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS", 0)
+    now = time.monotonic()
+    if ttl > 0:
+        hit = _recent_keys.get(raw)
+        if hit is not None and hit[0] > now:
+            hit[1].touch()
+            return hit[1]
+    api_key = apikey_authenticate(raw, kind=ApiKeyKind.PUBLISHABLE)
+    if ttl > 0:
+        if api_key is None:
+            _recent_keys.pop(raw, None)
+        else:
+            if len(_recent_keys) >= _RECENT_KEYS_MAX:
+                _recent_keys.clear()
+            _recent_keys[raw] = (now + ttl, api_key)
+    return api_key
+
+
 class PublishableKeyAuth(APIKeyHeader):
     """A channel's publishable key, safe to embed in a storefront."""
 
     param_name = "X-Publishable-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> RequestContext | None:
-        api_key = apikey_authenticate(key or "", kind=ApiKeyKind.PUBLISHABLE)
+        api_key = _publishable_key(key or "")
         if api_key is None:
             return None
         actor = Actor(
