@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from unfold.admin import TabularInline
 from unfold.decorators import action, display
 
+from merchantry.catalog.admin_media import ProductMediaInline
 from merchantry.catalog.models import Product, ProductStatus, ProductVariant
 from merchantry.catalog.services import product_archive, product_create, product_update
 from merchantry.core.errors import MerchantryError
@@ -99,7 +100,7 @@ class ProductAdmin(ShopScopedAdmin):
     form = ProductForm
     view_permission = Perm.CATALOG_VIEW
     manage_permission = Perm.CATALOG_MANAGE
-    inlines = (VariantInline,)
+    inlines = (VariantInline, ProductMediaInline)
     list_display = ("title", "handle", "status_label", "product_type", "vendor", "updated_at")
     list_filter = ("status", "product_type", "vendor")
     search_fields = ("title", "handle", "variants__sku")
