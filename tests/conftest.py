@@ -124,6 +124,13 @@ def run_merchantry(
 
 
 @pytest.fixture
+def media_root(settings, tmp_path: Path) -> Path:
+    """A media folder of the test's own, so files it stores are its alone."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def redis_url() -> Iterator[str]:
     url = _redis_url()
     assert url, "the redis marker guarantees REDIS_URL"

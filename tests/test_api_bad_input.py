@@ -6,7 +6,10 @@ new route is covered as soon as it exists. Each operation with a body needs a
 valid example in ``VALID_BODIES``: every case changes one thing in it (a
 wrong type, a 10,000-character string, an unknown enum value, a null, a NUL
 character, a missing required field), and the test finally sends the valid
-body unchanged to prove the rejections were caused by the change.
+body unchanged to prove the rejections were caused by the change. Operations
+taking a multipart form (uploads) get the same treatment from the form
+registered in ``tests.test_tenant_wall.MULTIPART``, plus files that are not
+what they claim, and must store no file.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.tenancy.models import ApiKey, Channel, Shop
 from merchantry.tenancy.services import apikey_revoke
 from merchantry.testing import registered_plugin
+from tests.catalog.images import stored_files, upload
 from tests.factories import ChannelFactory, publishable_key, secret_key
 from tests.plugins.sample_plugins import VALID_SETTINGS, sample_plugin, wall_plugin_id
-from tests.test_tenant_wall import OBJECTS, fill_path
+from tests.test_tenant_wall import MULTIPART, OBJECTS, fill_path
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 ADMIN_PREFIX = "/api/v1/admin/"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -179,6 +183,13 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "price": "19.99",
         "compare_at_price": "25.00",
     },
+    ("PATCH", "/api/v1/admin/media/{media_id}"): {
+        "alt": "Side view",
+        "position": 0,
+        "variant_ids": [],
+    },
+    # The product OBJECTS makes has no image yet: the one valid order is empty.
+    ("PUT", "/api/v1/admin/products/{product_id}/media/order"): {"media_ids": []},
 }
 
 # "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
@@ -218,6 +229,14 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("POST", "/api/v1/admin/products/{product_id}/variants"): [
         {"option_values": {"Size": "XL"}},
     ],
+    ("PATCH", "/api/v1/admin/media/{media_id}"): [
+        {"variant_ids": ["999999"]},
+        {"variant_ids": ["not-an-id"]},
+    ],
+    ("PUT", "/api/v1/admin/products/{product_id}/media/order"): [
+        {"media_ids": ["999999"]},
+        {"media_ids": ["1", "1"]},
+    ],
 }
 
 
@@ -241,12 +260,18 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 ADMIN_OPERATIONS = [(m, p) for m, p, _ in _admin_operations()]
-WITH_BODY = [(m, p) for m, p, op in _admin_operations() if "requestBody" in op]
 BODY_SCHEMAS = {
-    (m, p): op["requestBody"]["content"]["application/json"]["schema"]
+    (m, p): content["application/json"]["schema"]
     for m, p, op in _admin_operations()
-    if "requestBody" in op
+    if "application/json" in (content := op.get("requestBody", {}).get("content", {}))
 }
+FORM_SCHEMAS = {
+    (m, p): content["multipart/form-data"]["schema"]
+    for m, p, op in _admin_operations()
+    if "multipart/form-data" in (content := op.get("requestBody", {}).get("content", {}))
+}
+WITH_BODY = list(BODY_SCHEMAS)
+WITH_FORM = list(FORM_SCHEMAS)
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -373,9 +398,19 @@ def _wall_plugin(shop) -> Iterator[None]:
 def test_every_operation_with_a_body_has_a_valid_example() -> None:
     missing = sorted(set(WITH_BODY) - set(VALID_BODIES))
     stale = sorted(set(VALID_BODIES) - set(WITH_BODY))
+    forms_missing = sorted(set(WITH_FORM) - set(MULTIPART))
+    other = {
+        (m, p): list(op["requestBody"]["content"])
+        for m, p, op in _admin_operations()
+        if "requestBody" in op and (m, p) not in {*WITH_BODY, *WITH_FORM}
+    }
 
     assert not missing, f"add a valid body to VALID_BODIES of {__name__}: {missing}"
     assert not stale, f"these operations no longer take a body: {stale}"
+    assert not forms_missing, (
+        f"add a valid form to tests.test_tenant_wall.MULTIPART: {forms_missing}"
+    )
+    assert not other, f"bodies of a content type these tests do not send: {other}"
 
 
 @pytest.mark.parametrize(("method", "path"), WITH_BODY, ids=[f"{m} {p}" for m, p in WITH_BODY])
@@ -457,3 +492,67 @@ def test_missing_or_wrong_credentials_are_401(shop, channel, method, path) -> No
         assert response["Content-Type"] == PROBLEM
         assert response.json()["code"] == "not_authenticated"
     assert _db_state() == before
+
+
+# -- multipart forms (uploads) ---------------------------------------------------------------
+
+
+def bad_forms(key: tuple[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (case name, form) pairs, each one change away from the valid form."""
+    schema = _resolve(FORM_SCHEMAS[key])
+    for name, raw in schema.get("properties", {}).items():
+        prop = _resolve(raw)
+
+        def change(value: Any, name: str = name) -> dict[str, Any]:
+            return {**MULTIPART[key](), name: value}
+
+        if prop.get("format") == "binary":
+            yield f"{name}: text instead of a file", change("not a file")
+            yield f"{name}: text named .jpg", change(upload(b"plain text\n", "a.jpg", "image/jpeg"))
+            yield f"{name}: empty file", change(upload(b"", "a.png"))
+            yield (
+                f"{name}: garbage after a PNG signature",
+                change(upload(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "a.png")),
+            )
+        elif prop.get("type") == "string":
+            yield f"{name}: 10k characters", change(HUGE)
+            yield f"{name}: NUL character", change("a\x00b")
+    for name in schema.get("required", []):
+        yield f"{name}: missing", {k: v for k, v in MULTIPART[key]().items() if k != name}
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_FORM, ids=[f"{m} {p}" for m, p in WITH_FORM])
+def test_bad_forms_are_4xx_problems_and_write_nothing(
+    shop, admin_client, media_root, method, path
+) -> None:
+    # given
+    url = _path_for(shop, path)
+    admin_client.get("/api/v1/admin/shop")
+    before = _db_state()
+    files = stored_files(media_root)
+    cases = list(bad_forms((method, path)))
+    assert len(cases) > 5
+
+    # when / then: every bad form, and bodies that are no form at all, are refused
+    for case, form in cases:
+        _assert_rejected(admin_client.post(url, form), case)
+        assert _db_state() == before, f"{case} wrote to the database"
+        assert stored_files(media_root) == files, f"{case} stored a file"
+    for case, raw, content_type in [
+        ("JSON", json.dumps({"alt": "x"}), "application/json"),
+        ("empty body", "", "multipart/form-data; boundary=x"),
+        ("no boundary", "garbage", "multipart/form-data"),
+        (
+            "malformed parts",
+            "--x\r\nContent-Disposition: form-data",
+            "multipart/form-data; boundary=x",
+        ),
+        ("not UTF-8", b"\xff\xfe", "multipart/form-data; boundary=x"),
+    ]:
+        _assert_rejected(admin_client.generic(method, url, raw, content_type=content_type), case)
+        assert _db_state() == before, f"{case} wrote to the database"
+        assert stored_files(media_root) == files, f"{case} stored a file"
+
+    # and the valid form itself is accepted
+    accepted = admin_client.post(url, MULTIPART[(method, path)]())
+    assert 200 <= accepted.status_code < 300, accepted.content

@@ -10,7 +10,8 @@ wall test). Every list must be registered in ``LISTS``.
 Each call is made with shop A's credentials (an all-permission secret key on
 the Admin API; A's publishable key and a signed-in customer of A on the Store
 API) and shop B's ids; the answer must be a 404 problem, and B's row must be
-exactly as it was.
+exactly as it was. Operations taking a multipart form (uploads) are sent the
+form registered in ``MULTIPART``, and must store no file either.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from tests.catalog.factories import (
     wall_sized_product,
     wall_variant,
 )
+from tests.catalog.images import image_bytes, stored_files, upload
+from tests.catalog.media_factories import wall_media
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -66,7 +69,7 @@ from tests.plugins.sample_plugins import (
 )
 from tests.webhooks.factories import webhook_delivery, webhook_endpoint
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 API_PREFIX = "/api/v1/"
 SURFACES = ("/api/v1/admin/", "/api/v1/store/")
@@ -158,6 +161,9 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/products/{product_id}/unpublish": wall_product,
     "/api/v1/admin/variants/{variant_id}": wall_variant,
     "/api/v1/admin/variants/{variant_id}/prices": wall_variant,
+    "/api/v1/admin/products/{product_id}/media": wall_product,
+    "/api/v1/admin/products/{product_id}/media/order": wall_product,
+    "/api/v1/admin/media/{media_id}": wall_media,
     "/api/v1/store/products/{handle}": wall_product,
     "/api/v1/admin/attributes/{attribute_id}": wall_attribute,
 }
@@ -215,6 +221,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/variants/{variant_id}"): {"sku": "HIJACKED"},
     ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): {"channel_id": "1", "price": "0"},
     ("PATCH", "/api/v1/admin/attributes/{attribute_id}"): {"name": "hijacked", "is_facet": True},
+    ("PATCH", "/api/v1/admin/media/{media_id}"): {"alt": "hijacked", "position": 5},
+    ("PUT", "/api/v1/admin/products/{product_id}/media/order"): {"media_ids": []},
+}
+
+# Operations taking multipart/form-data: a valid form (files as uploads) for each.
+MULTIPART: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+    ("POST", "/api/v1/admin/products/{product_id}/media"): lambda: {
+        "file": upload(image_bytes("PNG", (4, 4))),
+        "alt": "hijacked",
+    },
 }
 
 
@@ -267,6 +283,14 @@ def _call(client: Client, method: str, url: str, body: dict[str, Any] | None = N
     return client.generic(method, url, json.dumps(body or {}), content_type="application/json")
 
 
+def _send(client: Client, method: str, path: str, url: str):
+    """Call ``url`` with the body registered for the operation (a form, JSON or none)."""
+    if (method, path) in MULTIPART:
+        assert method == "POST", "Django parses multipart bodies of POST requests only"
+        return client.post(url, MULTIPART[(method, path)]())
+    return _call(client, method, url, BODIES.get((method, path)))
+
+
 def _snapshot(obj: Model) -> dict[str, Any] | None:
     return type(obj)._default_manager.filter(pk=obj.pk).values().first()
 
@@ -301,7 +325,7 @@ def test_the_wall_covers_both_apis() -> None:
 @pytest.mark.parametrize(
     ("method", "path"), PARAMETRIZED, ids=[f"{m} {p}" for m, p in PARAMETRIZED]
 )
-def test_another_shops_object_is_not_found(shop, other_shop, method, path) -> None:
+def test_another_shops_object_is_not_found(shop, other_shop, media_root, method, path) -> None:
     # given: the same kind of object in both shops
     if path not in OBJECTS:
         pytest.fail(f"register {path} in OBJECTS of {__name__}")
@@ -310,10 +334,11 @@ def test_another_shops_object_is_not_found(shop, other_shop, method, path) -> No
     theirs = make(other_shop)
     before = _snapshot(theirs)
     their_events = AuditEvent.objects.filter(shop_id=other_shop.pk).count()
+    files = stored_files(media_root)
     client = _client_for(shop, path)
 
     # when: shop A names B's object
-    response = _call(client, method, fill_path(path, theirs), BODIES.get((method, path)))
+    response = _send(client, method, path, fill_path(path, theirs))
 
     # then: it does not exist for A, and B's row is untouched
     assert response.status_code == 404, (method, path, response.content)
@@ -321,6 +346,7 @@ def test_another_shops_object_is_not_found(shop, other_shop, method, path) -> No
     assert response.json()["code"] == "not_found"
     assert _snapshot(theirs) == before
     assert AuditEvent.objects.filter(shop_id=other_shop.pk).count() == their_events
+    assert stored_files(media_root) == files
 
 
 @pytest.mark.parametrize("path", PLAIN_GETS)

@@ -15,12 +15,13 @@ nothing else reads the environment directly.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import dj_database_url
 import limits
@@ -35,7 +36,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Config", "ConfigError", "get_config", "load_config"]
+__all__ = ["Config", "ConfigError", "get_config", "load_config", "s3_storage_options"]
 
 SECRET_KEY_MIN_LENGTH = 32
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a key)
@@ -61,6 +62,16 @@ _PLACEHOLDER_MARKERS = (
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+MEDIA_STORAGE_LOCAL = "local"
+# Query parameters of an s3:// media storage URL, and django-storages' names for them.
+_S3_PARAMETERS = {
+    "endpoint_url": "endpoint_url",
+    "region": "region_name",
+    "custom_domain": "custom_domain",
+    "signed_urls": "querystring_auth",
+}
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
 
 
 class ConfigError(Exception):
@@ -115,6 +126,60 @@ def _parse_rate_limit(value: Any) -> str:
     if any(item.amount < 1 for item in items):
         raise ValueError(f"{value!r} allows no request at all; use off to disable the limit")
     return text
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def s3_storage_options(url: str) -> dict[str, Any]:
+    """
+    Return django-storages' S3 options for an ``s3://`` media storage URL.
+
+    ``s3://[access_key:secret_key@]bucket[/prefix]?endpoint_url=...&region=...``;
+    without keys in the URL, boto3 finds credentials itself (``AWS_ACCESS_KEY_ID``
+    and ``AWS_SECRET_ACCESS_KEY``, a profile, an instance role).
+    Raise ``ValueError`` for a URL that is not one.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "s3":
+        raise ValueError(
+            "use local, or s3://bucket?endpoint_url=https://s3.example.com&region=eu-west-1"
+        )
+    bucket = parts.netloc.rpartition("@")[2]
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError("the S3 URL names no valid bucket (3-63 lowercase letters, digits, . -)")
+    options: dict[str, Any] = {"bucket_name": bucket}
+    prefix = parts.path.strip("/")
+    if prefix:
+        options["location"] = prefix
+    if parts.username or parts.password:
+        if not (parts.username and parts.password):
+            raise ValueError(
+                "the S3 URL must give both the access key and the secret key, or neither"
+            )
+        options["access_key"] = unquote(parts.username)
+        options["secret_key"] = unquote(parts.password)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in _S3_PARAMETERS:
+            known = ", ".join(_S3_PARAMETERS)
+            raise ValueError(f"unknown S3 URL parameter {name!r}; use {known}")
+        if name == "endpoint_url":
+            endpoint = urlsplit(value)
+            if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+                raise ValueError("endpoint_url must be an http(s) URL, e.g. https://s3.example.com")
+        if name == "signed_urls":
+            if value.lower() not in (*_TRUE, *_FALSE):
+                raise ValueError("signed_urls must be true or false")
+            options["querystring_auth"] = value.lower() in _TRUE
+            continue
+        if not value:
+            raise ValueError(f"the S3 URL parameter {name!r} is empty")
+        options[_S3_PARAMETERS[name]] = value
+    return options
 
 
 class Config(BaseSettings):
@@ -183,6 +248,26 @@ class Config(BaseSettings):
         ge=1024,
         validation_alias=AliasChoices("MERCHANTRY_MAX_REQUEST_BODY"),
         description="Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    media_storage: str = Field(
+        default=MEDIA_STORAGE_LOCAL,
+        validation_alias=AliasChoices("MERCHANTRY_MEDIA_STORAGE"),
+        description="Where uploaded media are kept: `local` (the data folder's media/) or "
+        "`s3://bucket/prefix?endpoint_url=...&region=...` (needs the s3 extra).",
+    )
+    max_image_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        validation_alias=AliasChoices("MERCHANTRY_MAX_IMAGE_BYTES"),
+        description="Largest image file accepted as product media, in bytes.",
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000,
+        ge=1,
+        le=1_000_000_000,
+        validation_alias=AliasChoices("MERCHANTRY_MAX_IMAGE_PIXELS"),
+        description="Most pixels (width x height) an uploaded image may have.",
     )
     secure_cookies: bool | None = Field(
         default=None,
@@ -335,6 +420,23 @@ class Config(BaseSettings):
             raise ValueError("not a Redis URL; use redis://host:6379/0")
         return url
 
+    @field_validator("media_storage", mode="before")
+    @classmethod
+    def _media_storage(cls, value: Any) -> Any:
+        text = str(value).strip()
+        if text.lower() == MEDIA_STORAGE_LOCAL:
+            return MEDIA_STORAGE_LOCAL
+        s3_storage_options(text)  # raises ValueError naming what is wrong
+        # Checked here, not at the first upload: a missing package is a
+        # configuration error, reported at start-up like the others.
+        if not (_importable("storages") and _importable("boto3")):
+            raise ValueError(
+                "s3:// storage needs django-storages and boto3, which are not installed; "
+                "install Merchantry with its s3 extra: pip install 'merchantry[s3]' "
+                "(from a checkout: uv sync --extra s3)"
+            )
+        return text
+
     @field_validator("email_url", mode="before")
     @classmethod
     def _email_url(cls, value: Any) -> Any:
@@ -445,6 +547,15 @@ class Config(BaseSettings):
             handle.write(key + "\n")
         return key
 
+    def media_storage_backend(self) -> dict[str, Any]:
+        """Return Django's ``STORAGES["default"]`` for ``media_storage``."""
+        if self.media_storage == MEDIA_STORAGE_LOCAL:
+            return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": s3_storage_options(self.media_storage),
+        }
+
     def email_settings(self) -> dict[str, Any]:
         """Return Django's EMAIL_* settings for ``email_url``."""
         url = self.email_url or f"file://{(self.data_dir / 'mail').resolve()}"
@@ -490,6 +601,12 @@ class Config(BaseSettings):
                 shown = _mask_url(self.effective_database_url)
             elif name == "email_url":
                 shown = _mask_url(value) if value else f"(files in {self.data_dir / 'mail'})"
+            elif name == "media_storage":
+                shown = (
+                    _mask_url(value)
+                    if value != MEDIA_STORAGE_LOCAL
+                    else (f"local ({self.data_dir / 'media'})")
+                )
             elif name == "redis_url":
                 shown = _mask_url(value) if value else "(unset: in-memory cache)"
             elif isinstance(value, list):

@@ -293,7 +293,8 @@ STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # The data folder's media/ (served by merchantry.core.mediafiles), or S3.
+    "default": CONFIG.media_storage_backend(),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -303,6 +304,21 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# Folders of the default storage that anyone may read at MEDIA_URL (when it is
+# the local folder); anything else kept there (exports, say) stays private.
+MERCHANTRY_PUBLIC_MEDIA_PREFIXES = ("products/",)
+
+# Product images (merchantry.catalog.media): checked with Pillow on upload.
+MERCHANTRY_MAX_IMAGE_BYTES = CONFIG.max_image_bytes
+MERCHANTRY_MAX_IMAGE_PIXELS = CONFIG.max_image_pixels
+# Requests that may be larger than MERCHANTRY_MAX_REQUEST_BODY: multipart POSTs
+# carrying images. (path pattern, largest body in bytes): one image and its form
+# on the Admin API; a few at once on the admin's product page.
+_FORM_SLACK = 1024 * 1024
+MERCHANTRY_UPLOAD_BODY_LIMITS = (
+    (r"^/api/v\d+/admin/products/[^/]+/media$", CONFIG.max_image_bytes + _FORM_SLACK),
+    (r"^/admin/catalog/product/[^/]+/change/$", 4 * CONFIG.max_image_bytes + _FORM_SLACK),
+)
 
 
 # -- Internationalisation ------------------------------------------------------

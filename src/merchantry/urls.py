@@ -1,5 +1,7 @@
 """The URL map: admin, versioned APIs, health probes and the storefront."""
 
+import re
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -7,13 +9,17 @@ from django.views.generic import RedirectView
 
 from merchantry.accounts import admin_access
 from merchantry.api.v1 import api as api_v1
+from merchantry.catalog.thumbnails import thumbnail_view
 from merchantry.core import health
+from merchantry.core.mediafiles import serve_media
 from merchantry.core.views import api_not_found
 from merchantry.plugins import inbox
 
 admin.site.site_header = "Merchantry"
 admin.site.site_title = "Merchantry admin"
 admin.site.index_title = "Shop administration"
+
+_MEDIA = re.escape(settings.MEDIA_URL.lstrip("/"))
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -40,5 +46,13 @@ urlpatterns = [
         inbox.receive_webhook,
         name="plugin-webhook",
     ),
+    # Thumbnails are made on first request; other media files come from the
+    # local media folder (404 with S3 storage, whose URLs point at the bucket).
+    re_path(
+        rf"^{_MEDIA}thumbs/(?P<size>[0-9]+)/(?P<name>.+)\.webp$",
+        thumbnail_view,
+        name="media-thumbnail",
+    ),
+    re_path(rf"^{_MEDIA}(?P<name>.+)$", serve_media, name="media-file"),
     path("", include("merchantry.storefront.urls")),
 ]

@@ -165,3 +165,33 @@ def test_detail_queries_do_not_grow_with_variants(
 
     assert len(response.json()["variants"]) == 20
     assert _count(store_client, "/api/v1/store/products/twenty") == one
+
+
+def test_images_reach_the_store_as_thumbnail_urls(shop, channel, store_client, media_root) -> None:
+    from merchantry.catalog.media import media_upload
+    from tests.catalog.images import image_bytes, upload
+
+    product = make_product(
+        shop, title="Tee", channel=channel, options=[{"name": "Size", "values": ["S", "M"]}]
+    )
+    small = product.variants.order_by("position").first()
+    first = media_upload(
+        actor=SYSTEM_ACTOR, shop=shop, product_id=product.pk, file=upload(image_bytes("PNG"))
+    )
+    media_upload(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        product_id=product.pk,
+        file=upload(image_bytes("JPEG")),
+        alt="Small",
+        variant_ids=[small.pk],
+    )
+
+    [item] = store_client.get("/api/v1/store/products").json()["items"]
+    detail = store_client.get("/api/v1/store/products/tee").json()
+
+    assert first.image.name in item["thumbnail_url"]
+    assert [m["alt"] for m in detail["media"]] == ["", "Small"]
+    assert detail["media"][1]["variant_ids"] == [str(small.pk)]
+    assert detail["media"][0]["thumbnail_url"] == item["thumbnail_url"]
+    assert store_client.get(item["thumbnail_url"]).status_code == 200

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -85,6 +87,26 @@ def _on_permission_denied(request: HttpRequest, exc: DjangoPermissionDenied) -> 
     )
 
 
+def _on_unreadable_body(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Raised by Django while parsing a form body (multipart uploads), which
+    # Ninja does inside the view; Django itself would answer 400 (or 413).
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            request,
+            status=413,
+            code="payload_too_large",
+            title="Payload too large",
+            detail="The form data is larger than the installation accepts.",
+        )
+    return problem_response(
+        request,
+        status=400,
+        code="bad_request",
+        title="Bad request",
+        detail="The request body could not be read.",
+    )
+
+
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled_exception", path=request.path, method=request.method)
     return problem_response(
@@ -104,3 +126,5 @@ def install_problem_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(HttpError, _on_http_error)
     api.add_exception_handler(Http404, _on_not_found)
     api.add_exception_handler(DjangoPermissionDenied, _on_permission_denied)
+    api.add_exception_handler(MultiPartParserError, _on_unreadable_body)
+    api.add_exception_handler(SuspiciousOperation, _on_unreadable_body)

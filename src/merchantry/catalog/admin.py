@@ -28,6 +28,7 @@ from merchantry.catalog.admin_grid import (
     bulk_action,
     variants_grid_view,
 )
+from merchantry.catalog.admin_media import ProductMediaInline
 from merchantry.catalog.attributes import attribute_create, attribute_delete, attribute_update
 from merchantry.catalog.models import Attribute, Product, ProductStatus, ProductVariant
 from merchantry.catalog.services import product_archive, product_create, product_update
@@ -114,7 +115,7 @@ class ProductAdmin(ShopScopedAdmin):
     form = ProductForm
     view_permission = Perm.CATALOG_VIEW
     manage_permission = Perm.CATALOG_MANAGE
-    inlines = (VariantInline,)
+    inlines = (VariantInline, ProductMediaInline)
     list_display = ("title", "handle", "status_label", "product_type", "vendor", "updated_at")
     list_filter = (
         "status",

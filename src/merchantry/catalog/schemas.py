@@ -321,6 +321,7 @@ class StoreMediaOut(Schema):
     width: int
     height: int
     thumbnail_url: str | None
+    variant_ids: list[str]
 
 
 class StoreCategoryRef(Schema):

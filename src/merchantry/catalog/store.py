@@ -432,21 +432,26 @@ def product_detail(channel: Channel, handle: str) -> dict[str, Any]:
         .values_list("option_id", "option__name", "value")
     ):
         options.setdefault(option_id, {"name": name, "values": []})["values"].append(value)
-    media = [
-        {
-            "id": str(media_id),
-            "alt": alt,
-            "width": width,
-            "height": height,
-            "thumbnail_url": _thumbnail(image),
-            "variant_ids": [],
-        }
-        for media_id, alt, width, height, image in ProductMedia.objects.filter(
-            shop_id=channel.shop_id, product_id=pk
-        )
+    media: dict[int, dict[str, Any]] = {}
+    # One row per (image, variant): the images' variants come in the same query.
+    for media_id, alt, width, height, image, variant_id in (
+        ProductMedia.objects.filter(shop_id=channel.shop_id, product_id=pk)
         .order_by("position", "id")
-        .values_list("id", "alt", "width", "height", "image")
-    ]
+        .values_list("id", "alt", "width", "height", "image", "variants")
+    ):
+        entry = media.setdefault(
+            media_id,
+            {
+                "id": str(media_id),
+                "alt": alt,
+                "width": width,
+                "height": height,
+                "thumbnail_url": _thumbnail(image),
+                "variant_ids": [],
+            },
+        )
+        if variant_id is not None:
+            entry["variant_ids"].append(str(variant_id))
     categories = [
         {"handle": handle, "name": name}
         for handle, name in Category.objects.filter(products=pk)
@@ -469,7 +474,7 @@ def product_detail(channel: Channel, handle: str) -> dict[str, Any]:
         "max_price": _money(row["price_max"], currency, exponent),
         "in_stock": row["in_stock"],
         "options": list(options.values()),
-        "media": media,
+        "media": list(media.values()),
         "categories": categories,
         "variants": _variants(channel, [pk], exponent).get(pk, []),
     }

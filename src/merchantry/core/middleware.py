@@ -24,6 +24,7 @@ __all__ = [
     "ContentSecurityPolicyMiddleware",
     "RequestBodyLimitMiddleware",
     "RequestContextMiddleware",
+    "body_limit",
     "is_api_request",
 ]
 
@@ -93,6 +94,22 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+def body_limit(request: HttpRequest) -> int:
+    """
+    Return the largest body ``request`` may have.
+
+    ``MERCHANTRY_MAX_REQUEST_BODY``, except for multipart POSTs to the upload
+    routes of ``MERCHANTRY_UPLOAD_BODY_LIMITS``, which may carry an image.
+    """
+    limit = settings.MERCHANTRY_MAX_REQUEST_BODY
+    if request.method != "POST" or not request.content_type.startswith("multipart/form-data"):
+        return limit
+    for pattern, upload_limit in getattr(settings, "MERCHANTRY_UPLOAD_BODY_LIMITS", ()):
+        if re.match(pattern, request.path):
+            return max(limit, upload_limit)
+    return limit
+
+
 class RequestBodyLimitMiddleware:
     """Refuse a request whose declared body is larger than the limit, unread."""
 
@@ -100,7 +117,7 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        limit = settings.MERCHANTRY_MAX_REQUEST_BODY
+        limit = body_limit(request)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -158,7 +175,7 @@ class ApiProblemMiddleware:
         if not is_api_request(request):
             return None
         if isinstance(exception, RequestDataTooBig):
-            return _too_large(request, settings.MERCHANTRY_MAX_REQUEST_BODY)
+            return _too_large(request, body_limit(request))
         error_log.exception("unhandled_exception", path=request.path, method=request.method)
         return problem_response(
             request,
