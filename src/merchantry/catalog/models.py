@@ -288,6 +288,13 @@ class CategoryQuerySet(MP_NodeQuerySet):
         return self.filter(shop=shop)
 
 
+class CategoryManager(MP_NodeManager.from_queryset(CategoryQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> CategoryQuerySet:
+        # MP_NodeManager builds a plain MP_NodeQuerySet, which has no
+        # for_shop(); ours keeps treebeard's subtree-aware delete and order.
+        return CategoryQuerySet(self.model, using=self._db).order_by("path")
+
+
 class Category(MP_Node):
     """
     A node of the shop's category tree. Each shop's top-level categories are
@@ -308,7 +315,7 @@ class Category(MP_Node):
     steplen = 5  # 36**5 = 60M siblings per level: roots are shared by every shop
     node_order_by: list[str] = []
 
-    objects = MP_NodeManager.from_queryset(CategoryQuerySet)()
+    objects = CategoryManager()
 
     class Meta:
         verbose_name_plural = "categories"
