@@ -225,6 +225,12 @@ def test_reordering_siblings_puts_the_category_at_the_position(shop, actor, posi
     assert _shape(shop) == expected
 
 
+def test_a_position_alone_reorders_under_the_current_parent(shop, actor, tree) -> None:
+    categories.category_move(actor=actor, shop=shop, category_id=tree["trousers"].pk, position=0)
+
+    assert _shape(shop) == [("clothing", ["trousers", ("shirts", ["linen"])]), "shoes"]
+
+
 def test_staying_under_the_same_parent_without_a_position_changes_nothing(
     shop, actor, tree
 ) -> None:

@@ -88,12 +88,18 @@ def test_a_category_is_changed_moved_and_deleted(admin_client) -> None:
 
     patched = _send(admin_client, "PATCH", url, {"name": "Winter boots", "seo_title": "Boots"})
     moved = _send(admin_client, "POST", f"{url}/move", {"parent_id": shoes["id"]})
+    first = _create(admin_client, "First", parent_id=shoes["id"])
+    reordered = _send(admin_client, "POST", f"{url}/move", {"position": 0})
+    siblings = admin_client.get(f"{ADMIN}/categories/{shoes['id']}").json()["children"]
+    _send(admin_client, "DELETE", f"{ADMIN}/categories/{first['id']}")
     to_top = _send(admin_client, "POST", f"{url}/move", {"before_id": clothing["id"]})
     deleted = admin_client.delete(url)
 
     assert patched.json()["name"] == "Winter boots"
     assert patched.json()["handle"] == "boots"
     assert moved.json()["parent_id"] == shoes["id"]
+    assert reordered.json()["parent_id"] == shoes["id"]
+    assert [c["handle"] for c in siblings] == ["boots", "first"]
     assert to_top.json()["parent_id"] is None
     assert deleted.status_code == 204
     assert _handles(admin_client.get(f"{ADMIN}/categories").json()["items"]) == [
@@ -112,11 +118,13 @@ def test_bad_moves_are_422_at_the_field_and_change_nothing(shop, admin_client) -
     unknown = _send(admin_client, "POST", url, {"parent_id": "999999"})
     garbage = _send(admin_client, "POST", url, {"after_id": "not-an-id"})
     negative = _send(admin_client, "POST", url, {"position": -1})
+    nowhere = _send(admin_client, "POST", url, {})
 
     assert _errors(under_itself) == [(["parent_id"], "cycle")]
     assert _errors(unknown) == [(["parent_id"], "not_found")]
     assert _errors(garbage) == [(["after_id"], "not_found")]
     assert _errors(negative)[0][0][-1] == "position"
+    assert _errors(nowhere) == [(["parent_id"], "invalid")]
     assert list(Category.objects.for_shop(shop).values_list("pk", "path")) == paths
 
 

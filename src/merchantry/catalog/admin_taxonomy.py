@@ -30,6 +30,7 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import MoveNodeForm, movenodeform_factory
 from unfold.admin import TabularInline
 from unfold.decorators import display
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from merchantry.catalog import categories, collections
 from merchantry.catalog.models import (
@@ -71,12 +72,23 @@ class CategoryForm(ServiceModelForm, MoveNodeForm):
     """Treebeard's move form, limited to the shop, saved through the category services."""
 
     handle = forms.SlugField(
-        required=False, max_length=120, help_text="Made from the name when left empty."
+        required=False,
+        max_length=120,
+        help_text="Made from the name when left empty.",
+        widget=UnfoldAdminTextInputWidget,
     )
 
     class Meta:
         model = Category
         fields = ("name", "handle", "description", "seo_title", "seo_description")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["treebeard_ref_node"].empty_label = "(the top level)"
+        # Declared by treebeard with Django's plain widgets; styled like the rest.
+        for name in _TREE_FIELDS:
+            field = self.fields[name]
+            field.widget = UnfoldAdminSelectWidget(choices=field.choices)
 
     def _shop(self) -> Any:
         scope = self.admin_scope
@@ -202,7 +214,10 @@ class CategoryAdmin(TreeAdmin, ShopScopedAdmin):
 
 class CollectionForm(ServiceModelForm):
     handle = forms.SlugField(
-        required=False, max_length=255, help_text="Made from the title when left empty."
+        required=False,
+        max_length=255,
+        help_text="Made from the title when left empty.",
+        widget=UnfoldAdminTextInputWidget,
     )
 
     class Meta:

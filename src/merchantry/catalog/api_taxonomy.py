@@ -128,11 +128,18 @@ def category_delete(request: HttpRequest, category_id: str) -> Status[None]:
 )
 def category_move(request: HttpRequest, category_id: str, payload: CategoryMoveIn) -> Category:
     ctx = request_context(request)
+    given = payload.model_fields_set
+    if not given & {"parent_id", "position", "before_id", "after_id"}:
+        raise invalid_field(
+            "parent_id", "Say where: parent_id (null: top level), position, before_id or after_id."
+        )
     category = categories.category_move(
         actor=ctx.actor,
         shop=ctx.shop,
         category_id=parse_id(category_id, what="category"),
-        parent_id=_ref(payload.parent_id, "parent_id"),
+        parent_id=(
+            _ref(payload.parent_id, "parent_id") if "parent_id" in given else categories.SAME_PARENT
+        ),
         position=payload.position,
         before_id=_ref(payload.before_id, "before_id"),
         after_id=_ref(payload.after_id, "after_id"),

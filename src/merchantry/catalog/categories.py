@@ -53,6 +53,7 @@ __all__ = [
     "CATEGORY_FIELDS",
     "MAX_CATEGORIES_PER_PRODUCT",
     "MAX_DEPTH",
+    "SAME_PARENT",
     "CategoryNode",
     "category_by_handle",
     "category_create",
@@ -80,6 +81,15 @@ _STEP = Category.steplen
 _TREE_FIELDS = ["path", "depth", "numchild", "shop"]
 
 T = TypeVar("T")
+
+
+class _SameParent:
+    def __repr__(self) -> str:
+        return "SAME_PARENT"
+
+
+SAME_PARENT = _SameParent()
+"""The default ``parent_id`` of :func:`category_move`: stay under the current parent."""
 
 
 # -- reads ----------------------------------------------------------------------------
@@ -134,6 +144,21 @@ def category_family(category: Category) -> tuple[list[Category], list[Category]]
     for row in rows.order_by("path"):
         (children if row.depth > category.depth else ancestors).append(row)
     return ancestors, children
+
+
+def category_parent(category: Category) -> Category | None:
+    """Return the category's parent (None at the top level)."""
+    if category.depth == 1:
+        return None
+    return Category.objects.get(path=category.path[:-_STEP])
+
+
+def category_siblings(shop: Shop | int, category: Category) -> list[Category]:
+    """Return the category and its siblings, in their order."""
+    siblings = Category.objects.for_shop(shop).filter(depth=category.depth)
+    if category.depth > 1:
+        siblings = siblings.filter(path__startswith=category.path[:-_STEP])
+    return list(siblings.order_by("path"))
 
 
 def category_product_filter(
@@ -208,7 +233,7 @@ def _validate(category: Category) -> None:
     except ValidationError as exc:
         raise validation_failed_from_django(exc) from None
     # Checked here, under the tree lock, rather than left to the constraint:
-    # a failed INSERT would also undo treebeard's work on the parent.
+    # the retry around new root paths takes an IntegrityError for a taken path.
     clash = Category.objects.for_shop(category.shop_id).filter(handle=category.handle)
     if clash.exclude(pk=category.pk).exists():
         raise invalid_field("handle", "This value is already in use.", "unique")
@@ -230,21 +255,6 @@ def _reference(shop: Shop, category_id: int, field_name: str) -> Category:
     if category is None:
         raise invalid_field(field_name, "No such category.", "not_found")
     return category
-
-
-def category_parent(category: Category) -> Category | None:
-    """Return the category's parent (None at the top level)."""
-    if category.depth == 1:
-        return None
-    return Category.objects.get(path=category.path[:-_STEP])
-
-
-def category_siblings(shop: Shop | int, category: Category) -> list[Category]:
-    """Return the category and its siblings, in their order."""
-    siblings = Category.objects.for_shop(shop).filter(depth=category.depth)
-    if category.depth > 1:
-        siblings = siblings.filter(path__startswith=category.path[:-_STEP])
-    return list(siblings.order_by("path"))
 
 
 def _to_end(category: Category) -> None:
@@ -352,7 +362,7 @@ def category_move(
     actor: Actor,
     shop: Shop,
     category_id: int,
-    parent_id: int | None = None,
+    parent_id: int | _SameParent | None = SAME_PARENT,
     position: int | None = None,
     before_id: int | None = None,
     after_id: int | None = None,
@@ -360,10 +370,11 @@ def category_move(
     """
     Move a category, with its subcategories, within the shop's tree.
 
-    Either under ``parent_id`` (None: the top level), last or at
-    ``position`` among its new siblings (0 is first; a category staying
-    under the same parent without a position keeps its place); or right
-    before ``before_id`` or after ``after_id``, under that category's parent.
+    Either under ``parent_id`` (None: the top level; by default the parent
+    it has), last or at ``position`` among its new siblings (0 is first; a
+    category staying under the same parent without a position keeps its
+    place); or right before ``before_id`` or after ``after_id``, under that
+    category's parent.
     A category cannot move under itself or one of its own subcategories.
     """
     actor.require(Perm.CATALOG_MANAGE)
@@ -372,7 +383,7 @@ def category_move(
     sibling_id, sibling_field = (
         (before_id, "before_id") if before_id is not None else (after_id, "after_id")
     )
-    if sibling_id is not None and (parent_id is not None or position is not None):
+    if sibling_id is not None and (parent_id is not SAME_PARENT or position is not None):
         raise invalid_field(
             sibling_field, "Give parent_id and position, or a sibling, not both.", "ambiguous"
         )
@@ -386,8 +397,13 @@ def category_move(
                 raise invalid_field(sibling_field, "Name another category.", "self")
             parent, field_name = category_parent(sibling), sibling_field
         else:
-            parent = None if parent_id is None else _reference(shop, parent_id, "parent_id")
             field_name = "parent_id"
+            if isinstance(parent_id, _SameParent):
+                parent = category_parent(category)
+            elif parent_id is None:
+                parent = None
+            else:
+                parent = _reference(shop, parent_id, "parent_id")
         if parent is not None and parent.path.startswith(category.path):
             raise invalid_field(
                 field_name,

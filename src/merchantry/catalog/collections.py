@@ -31,7 +31,7 @@ from functools import reduce
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from merchantry.catalog.handles import unique_handle
@@ -306,7 +306,12 @@ def _save(collection: Collection) -> None:
     others = Collection.objects.for_shop(collection.shop_id).exclude(pk=collection.pk)
     if others.filter(handle=collection.handle).exists():
         raise invalid_field("handle", "This value is already in use.", "unique")
-    collection.save()
+    try:
+        with transaction.atomic():
+            collection.save()
+    except IntegrityError:
+        # Taken in the instant since the check: the constraint has the last word.
+        raise invalid_field("handle", "This value is already in use.", "unique") from None
 
 
 def collection_create(

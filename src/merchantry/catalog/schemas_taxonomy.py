@@ -72,9 +72,11 @@ class CategoryPatch(_CategoryFields):
 
 
 class CategoryMoveIn(InputSchema):
-    """Where to: a parent (null: top level) and a position, or next to a sibling."""
+    """Where to: a parent (null: top level) and/or a position, or next to a sibling."""
 
-    parent_id: IdText | None = Field(None, description="The new parent; null: top level.")
+    parent_id: IdText | None = Field(
+        None, description="The new parent; null: top level; absent: the current parent."
+    )
     position: Position | None = Field(
         None, description="Place among the new siblings, 0 first; null: last (or unchanged)."
     )
