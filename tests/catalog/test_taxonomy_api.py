@@ -3,8 +3,8 @@ Admin and Store API for categories and collections.
 
 Store budgets (SQL queries per request once the key's last use is recorded):
 the category tree is the key lookup and the tree (2), whatever its size; a
-category by handle adds its ancestors and children (3); the collections list
-is the key lookup and the page (2), whatever the page size.
+category by handle adds its ancestors and children (3); the collections lists
+(Store and Admin) are the key lookup and the page (2), whatever the page size.
 """
 
 from __future__ import annotations
@@ -400,3 +400,19 @@ def test_another_channels_key_of_the_shop_sees_the_same_taxonomy(shop, store_tre
     assert _handles(client.get(f"{STORE}/categories").json()["items"]) == [
         ("clothing", [("shirts", ["linen"])])
     ]
+
+
+def test_the_admin_collections_list_costs_the_same_whatever_the_page(
+    shop, admin_client, django_assert_max_num_queries
+) -> None:
+    admin_client.get(f"{ADMIN}/collections")  # the key's first use also records it
+    collections.collection_create(actor=SYSTEM_ACTOR, shop=shop, title="One")
+    small = _count(admin_client, f"{ADMIN}/collections")
+    for i in range(40):
+        collections.collection_create(actor=SYSTEM_ACTOR, shop=shop, title=f"Many {i}")
+
+    with django_assert_max_num_queries(COLLECTIONS_BUDGET):
+        response = admin_client.get(f"{ADMIN}/collections")
+
+    assert len(response.json()["items"]) == 41
+    assert _count(admin_client, f"{ADMIN}/collections") == small
