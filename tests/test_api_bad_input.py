@@ -190,6 +190,54 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     # The product OBJECTS makes has no image yet: the one valid order is empty.
     ("PUT", "/api/v1/admin/products/{product_id}/media/order"): {"media_ids": []},
+    ("POST", "/api/v1/admin/categories"): {
+        "name": "Shoes",
+        "handle": "shoes",
+        "parent_id": None,
+        "description": "<p>All shoes</p>",
+        "seo_title": "Shoes",
+        "seo_description": "Every shoe",
+        "metadata_public": {"icon": "shoe"},
+    },
+    ("PATCH", "/api/v1/admin/categories/{category_id}"): {
+        "name": "Renamed",
+        "handle": "renamed",
+        "description": "<p>New</p>",
+        "seo_title": "Renamed",
+        "seo_description": "Renamed",
+        "metadata_public": {"a": 1},
+    },
+    ("POST", "/api/v1/admin/categories/{category_id}/move"): {
+        "parent_id": None,
+        "before_id": None,
+        "after_id": None,
+    },
+    ("PUT", "/api/v1/admin/products/{product_id}/categories"): {"category_ids": []},
+    ("POST", "/api/v1/admin/collections"): {
+        "title": "Summer",
+        "handle": "summer",
+        "kind": "automated",
+        "description": "<p>Sun</p>",
+        "rules": [
+            {"field": "tag", "op": "equals", "value": "summer"},
+            {"field": "price", "op": "lte", "value": "50.00"},
+        ],
+        "rules_match_all": False,
+        "is_published": True,
+        "seo_title": "Summer",
+        "seo_description": "Summer things",
+    },
+    ("PATCH", "/api/v1/admin/collections/{collection_id}"): {
+        "title": "Renamed",
+        "handle": "renamed",
+        "description": "<p>New</p>",
+        "rules_match_all": False,
+        "is_published": False,
+        "seo_title": "Renamed",
+        "seo_description": "Renamed",
+    },
+    ("POST", "/api/v1/admin/collections/{collection_id}/products"): {"product_ids": []},
+    ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): {"product_ids": []},
 }
 
 # "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
@@ -236,6 +284,37 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/api/v1/admin/products/{product_id}/media/order"): [
         {"media_ids": ["999999"]},
         {"media_ids": ["1", "1"]},
+    ],
+    ("POST", "/api/v1/admin/categories"): [
+        {"name": "X", "parent_id": "999999"},
+        {"name": "X", "parent_id": "not-an-id"},
+        {"name": "X", "parent_id": "9" * 20},
+    ],
+    ("POST", "/api/v1/admin/categories/{category_id}/move"): [
+        {"parent_id": "999999"},
+        {"before_id": "999999"},
+        {"after_id": "not-an-id"},
+    ],
+    ("PUT", "/api/v1/admin/products/{product_id}/categories"): [
+        {"category_ids": ["999999"]},
+        {"category_ids": ["0", "-1"]},
+    ],
+    ("POST", "/api/v1/admin/collections"): [
+        {"title": "X", "kind": "automated", "rules": [{"field": "tag", "op": "lte", "value": "x"}]},
+        {
+            "title": "X",
+            "kind": "automated",
+            "rules": [{"field": "price", "op": "gte", "value": "-1"}],
+        },
+        {"title": "X", "kind": "automated"},
+        {"title": "X", "rules": [{"field": "tag", "op": "equals", "value": "x"}]},
+    ],
+    ("POST", "/api/v1/admin/collections/{collection_id}/products"): [
+        {"product_ids": ["999999"]},
+        {"product_ids": ["not-an-id"]},
+    ],
+    ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): [
+        {"product_ids": ["999999"]},
     ],
 }
 

@@ -17,7 +17,7 @@ from django.db.models import Model
 from django.test import Client
 
 from merchantry.accounts.models import Membership, Role
-from merchantry.catalog.models import Product
+from merchantry.catalog.models import Category, Collection, Product
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from tests.factories import (
@@ -86,6 +86,10 @@ OPERATIONS = [
     Op("GET", "/plugins", Perm.PLUGINS_MANAGE),
     Op("GET", "/products", Perm.CATALOG_VIEW),
     Op("POST", "/products", Perm.CATALOG_MANAGE, {"title": "New"}, Product),
+    Op("GET", "/categories", Perm.CATALOG_VIEW),
+    Op("POST", "/categories", Perm.CATALOG_MANAGE, {"name": "New"}, Category),
+    Op("GET", "/collections", Perm.CATALOG_VIEW),
+    Op("POST", "/collections", Perm.CATALOG_MANAGE, {"title": "New"}, Collection),
 ]
 
 

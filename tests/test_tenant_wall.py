@@ -35,7 +35,7 @@ from merchantry.accounts.models import (
     Role,
 )
 from merchantry.api.v1 import api
-from merchantry.catalog.models import Attribute, Product
+from merchantry.catalog.models import Attribute, Category, Collection, Product
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
@@ -51,6 +51,11 @@ from tests.catalog.factories import (
 )
 from tests.catalog.images import image_bytes, stored_files, upload
 from tests.catalog.media_factories import wall_media
+from tests.catalog.taxonomy_factories import (
+    wall_category,
+    wall_collection,
+    wall_collection_entry,
+)
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -166,6 +171,15 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/media/{media_id}": wall_media,
     "/api/v1/store/products/{handle}": wall_product,
     "/api/v1/admin/attributes/{attribute_id}": wall_attribute,
+    "/api/v1/admin/categories/{category_id}": wall_category,
+    "/api/v1/admin/categories/{category_id}/move": wall_category,
+    "/api/v1/admin/products/{product_id}/categories": wall_product,
+    "/api/v1/admin/collections/{collection_id}": wall_collection,
+    "/api/v1/admin/collections/{collection_id}/products": wall_collection,
+    "/api/v1/admin/collections/{collection_id}/products/order": wall_collection,
+    "/api/v1/admin/collections/{collection_id}/products/{product_id}": wall_collection_entry,
+    "/api/v1/store/categories/{handle}": wall_category,
+    "/api/v1/store/collections/{handle}": wall_collection,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -173,6 +187,12 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
 PATH_VALUES: dict[str, Callable[[Model], tuple[Any, ...]]] = {
     **{path: wall_path_values for path in OBJECTS if path.startswith("/api/v1/admin/plugins/")},
     "/api/v1/store/products/{handle}": lambda product: (product.handle,),
+    "/api/v1/admin/collections/{collection_id}/products/{product_id}": lambda entry: (
+        entry.collection_id,
+        entry.product_id,
+    ),
+    "/api/v1/store/categories/{handle}": lambda category: (category.handle,),
+    "/api/v1/store/collections/{handle}": lambda collection: (collection.handle,),
 }
 
 # List path -> the rows of a shop that list could show. Whoever adds a list
@@ -191,6 +211,11 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/products": lambda shop: Product.objects.for_shop(shop),
     "/api/v1/store/products": lambda shop: Product.objects.for_shop(shop),
     "/api/v1/admin/attributes": lambda shop: Attribute.objects.for_shop(shop),
+    # The category trees list the top-level categories as "items".
+    "/api/v1/admin/categories": lambda shop: Category.objects.for_shop(shop),
+    "/api/v1/store/categories": lambda shop: Category.objects.for_shop(shop),
+    "/api/v1/admin/collections": lambda shop: Collection.objects.for_shop(shop),
+    "/api/v1/store/collections": lambda shop: Collection.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -223,6 +248,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/admin/attributes/{attribute_id}"): {"name": "hijacked", "is_facet": True},
     ("PATCH", "/api/v1/admin/media/{media_id}"): {"alt": "hijacked", "position": 5},
     ("PUT", "/api/v1/admin/products/{product_id}/media/order"): {"media_ids": []},
+    ("PATCH", "/api/v1/admin/categories/{category_id}"): {"name": "hijacked"},
+    ("POST", "/api/v1/admin/categories/{category_id}/move"): {"parent_id": None, "position": 0},
+    ("PUT", "/api/v1/admin/products/{product_id}/categories"): {"category_ids": []},
+    ("PATCH", "/api/v1/admin/collections/{collection_id}"): {
+        "title": "hijacked",
+        "is_published": False,
+    },
+    ("POST", "/api/v1/admin/collections/{collection_id}/products"): {"product_ids": []},
+    ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): {"product_ids": []},
 }
 
 # Operations taking multipart/form-data: a valid form (files as uploads) for each.

@@ -255,3 +255,6 @@ class AttributeAdmin(ShopScopedAdmin):
     def perform_delete(self, request: HttpRequest, scope: AdminScope, obj: Attribute) -> None:
         actor, shop = scope.current()
         attribute_delete(actor=actor, shop=shop, attribute_id=obj.pk)
+
+
+from merchantry.catalog import admin_taxonomy  # noqa: E402,F401

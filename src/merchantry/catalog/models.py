@@ -299,14 +299,11 @@ class CategoryQuerySet(MP_NodeQuerySet):
         return self.filter(shop=shop)
 
 
-class CategoryManager(MP_NodeManager):
-    # treebeard's manager builds its own queryset class, so the shop-scoping
-    # method is reached through this one instead of ``from_queryset``.
+class CategoryManager(MP_NodeManager.from_queryset(CategoryQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> CategoryQuerySet:
+        # MP_NodeManager builds a plain MP_NodeQuerySet, which has no
+        # for_shop(); ours keeps treebeard's subtree-aware delete and order.
         return CategoryQuerySet(self.model, using=self._db).order_by("path")
-
-    def for_shop(self, shop: Shop | int) -> CategoryQuerySet:
-        return self.get_queryset().for_shop(shop)
 
 
 class Category(MP_Node):
