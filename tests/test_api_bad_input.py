@@ -11,6 +11,7 @@ body unchanged to prove the rejections were caused by the change.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -165,6 +166,30 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "price": "19.99",
         "compare_at_price": "25.00",
     },
+    ("POST", "/api/v1/admin/products/bulk"): {
+        "channel_id": "SHOP_CHANNEL",
+        "items": [
+            {
+                "handle": "linen-shirt",
+                "title": "Linen shirt",
+                "tags": ["summer"],
+                "categories": ["Apparel > Shirts"],
+                "published": True,
+                "variants": [{"sku": "LS-S", "option_values": {"Size": "S"}, "price": "19.99"}],
+            }
+        ],
+    },
+    ("POST", "/api/v1/admin/products/export"): {"status": "active", "channel_id": "SHOP_CHANNEL"},
+}
+
+# Operations taking a file upload (multipart/form-data): a valid upload, its
+# files as (name, content) pairs. Each case of :func:`bad_uploads` changes
+# one field or file of it.
+VALID_UPLOADS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/admin/products/import"): {
+        "file": ("products.csv", b"Handle,Title,Variant Price\nlinen-shirt,Linen shirt,19.99\n"),
+        "channel_id": "SHOP_CHANNEL",
+    },
 }
 
 # "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
@@ -204,6 +229,16 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("POST", "/api/v1/admin/products/{product_id}/variants"): [
         {"option_values": {"Size": "XL"}},
     ],
+    ("POST", "/api/v1/admin/products/bulk"): [
+        {"channel_id": "999999", "items": [{"handle": "x", "title": "x"}]},
+        {"channel_id": "OTHER_CHANNEL", "items": [{"handle": "x", "title": "x"}]},
+        {"channel_id": "not-an-id", "items": [{"handle": "x", "title": "x"}]},
+    ],
+    ("POST", "/api/v1/admin/products/export"): [
+        {"channel_id": "999999"},
+        {"channel_id": "OTHER_CHANNEL"},
+        {"channel_id": "not-an-id"},
+    ],
 }
 
 
@@ -226,12 +261,19 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
     )
 
 
+def _body_types(operation: dict[str, Any]) -> set[str]:
+    return set(operation.get("requestBody", {}).get("content", {}))
+
+
 ADMIN_OPERATIONS = [(m, p) for m, p, _ in _admin_operations()]
-WITH_BODY = [(m, p) for m, p, op in _admin_operations() if "requestBody" in op]
+WITH_BODY = [(m, p) for m, p, op in _admin_operations() if "application/json" in _body_types(op)]
+WITH_UPLOAD = [
+    (m, p) for m, p, op in _admin_operations() if "multipart/form-data" in _body_types(op)
+]
 BODY_SCHEMAS = {
     (m, p): op["requestBody"]["content"]["application/json"]["schema"]
     for m, p, op in _admin_operations()
-    if "requestBody" in op
+    if "application/json" in _body_types(op)
 }
 
 
@@ -301,6 +343,41 @@ def bad_bodies(key: tuple[str, str]) -> Iterator[tuple[str, Any]]:
             yield f"{name}: null", change(None)
     for name in body_schema.get("required", []):
         yield f"{name}: missing", {k: v for k, v in valid.items() if k != name}
+
+
+def bad_uploads(key: tuple[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (case name, upload) pairs, each one change away from the valid upload."""
+    valid = VALID_UPLOADS[key]
+    for name, value in valid.items():
+
+        def change(new: Any, name: str = name) -> dict[str, Any]:
+            return {**valid, name: new}
+
+        if isinstance(value, tuple):  # a file: required
+            file_name = value[0]
+            yield f"{name}: missing", {k: v for k, v in valid.items() if k != name}
+            yield f"{name}: empty file", change((file_name, b""))
+            yield f"{name}: not UTF-8", change((file_name, b"Handle\n\xff\xfe caf\xe9\n"))
+            yield f"{name}: binary", change((file_name, b"\x89PNG\r\n\x1a\n\x00\x00\rIHDR"))
+            yield f"{name}: no header row we know", change((file_name, b"Title,Vendor\nx,y\n"))
+            yield f"{name}: broken quoting", change((file_name, b'Handle\n"open\n'))
+            yield f"{name}: a text field, not a file", change("Handle\nx\n")
+        else:
+            yield f"{name}: 10k characters", change(HUGE)
+            yield f"{name}: NUL character", change("a\x00b")
+            yield f"{name}: unknown id", change("999999")
+
+
+def _form(shop: Shop, upload: dict[str, Any]) -> dict[str, Any]:
+    """Return ``upload`` as test-client form data: files as named file objects."""
+    data: dict[str, Any] = {}
+    for name, value in _with_channel(shop, upload).items():
+        if isinstance(value, tuple):
+            data[name] = io.BytesIO(value[1])
+            data[name].name = value[0]
+        else:
+            data[name] = value
+    return data
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -392,6 +469,46 @@ def test_bad_bodies_are_4xx_problems_and_write_nothing(shop, admin_client, metho
 
     # and the valid body itself is accepted, so each rejection was the change's doing
     accepted = _send(admin_client, method, url, _with_channel(shop, VALID_BODIES[(method, path)]))
+    assert 200 <= accepted.status_code < 300, accepted.content
+
+
+def test_every_operation_with_an_upload_has_a_valid_example() -> None:
+    missing = sorted(set(WITH_UPLOAD) - set(VALID_UPLOADS))
+    stale = sorted(set(VALID_UPLOADS) - set(WITH_UPLOAD))
+
+    assert not missing, f"add a valid upload to VALID_UPLOADS of {__name__}: {missing}"
+    assert not stale, f"these operations no longer take an upload: {stale}"
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_UPLOAD, ids=[f"{m} {p}" for m, p in WITH_UPLOAD])
+def test_bad_uploads_are_4xx_problems_and_write_nothing(
+    shop, admin_client, other_channel, method, path
+) -> None:
+    # given
+    url = _path_for(shop, path)
+    Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+    admin_client.get("/api/v1/admin/shop")
+    before = _db_state()
+    valid = VALID_UPLOADS[(method, path)]
+    cases = [*bad_uploads((method, path))]
+    cases += [
+        (f"{name}: another shop's", {**valid, name: str(other_channel.pk)})
+        for name in valid
+        if valid[name] == SHOP_CHANNEL
+    ]
+    assert len(cases) > 5
+
+    # when / then: every case is refused and changes nothing
+    for case, upload in cases:
+        _assert_rejected(admin_client.post(url, _form(shop, upload)), case)
+        assert _db_state() == before, f"{case} wrote to the database"
+    for case, body in [("a JSON body", "{}"), ("no body", "")]:
+        response = admin_client.generic(method, url, body, content_type="application/json")
+        _assert_rejected(response, case)
+        assert _db_state() == before, f"{case} wrote to the database"
+
+    # and the valid upload itself is accepted
+    accepted = admin_client.post(url, _form(shop, valid))
     assert 200 <= accepted.status_code < 300, accepted.content
 
 

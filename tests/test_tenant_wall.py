@@ -35,6 +35,7 @@ from merchantry.accounts.models import (
 )
 from merchantry.api.v1 import api
 from merchantry.catalog.models import Product
+from merchantry.catalog.models_io import CatalogTransfer
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
@@ -43,6 +44,7 @@ from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
 from merchantry.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.catalog.factories import wall_product, wall_sized_product, wall_variant
+from tests.catalog.factories_io import wall_export, wall_import
 from tests.factories import (
     ChannelFactory,
     CustomerFactory,
@@ -154,6 +156,9 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/variants/{variant_id}": wall_variant,
     "/api/v1/admin/variants/{variant_id}/prices": wall_variant,
     "/api/v1/store/products/{handle}": wall_product,
+    "/api/v1/admin/product-imports/{import_id}": wall_import,
+    "/api/v1/admin/product-exports/{export_id}": wall_export,
+    "/api/v1/admin/product-exports/{export_id}/file": wall_export,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -178,6 +183,12 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/plugins": lambda shop: PluginInstallation.objects.for_shop(shop),
     "/api/v1/admin/products": lambda shop: Product.objects.for_shop(shop),
     "/api/v1/store/products": lambda shop: Product.objects.for_shop(shop),
+    "/api/v1/admin/product-imports": lambda shop: CatalogTransfer.objects.for_shop(shop).filter(
+        kind="import"
+    ),
+    "/api/v1/admin/product-exports": lambda shop: CatalogTransfer.objects.for_shop(shop).filter(
+        kind="export"
+    ),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.

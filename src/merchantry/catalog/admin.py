@@ -143,3 +143,6 @@ class ProductAdmin(ShopScopedAdmin):
                 return
             done += 1
         messages.success(request, f"Archived {done} product(s).")
+
+
+from merchantry.catalog import admin_io  # noqa: E402, F401  (imports and exports, read-only)
