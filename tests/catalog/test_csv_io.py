@@ -566,3 +566,39 @@ def test_the_admin_lists_the_current_shops_transfers_read_only(shop, other_shop)
     assert detail.status_code == 200
     assert other.status_code in (302, 404)
     assert add.status_code == 403
+
+
+# -- lost and stalled jobs -----------------------------------------------------------------
+
+
+def test_the_sweep_runs_lost_transfers_and_fails_stalled_ones(shop, channel) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from merchantry.catalog.tasks import sweep_transfers
+
+    # an import whose job was never enqueued (its transaction's commit hook is lost here)
+    lost = transfers.import_start(
+        actor=SYSTEM_ACTOR, shop=shop, data=csv_bytes([{"Handle": "late", "Title": "Late"}]),
+        file_name="late.csv",
+    )  # fmt: skip
+    stalled = CatalogTransfer.objects.create(
+        shop=shop, kind=TransferKind.EXPORT, status=TransferStatus.RUNNING
+    )
+    fresh = CatalogTransfer.objects.create(shop=shop, kind=TransferKind.EXPORT)
+    long_ago = timezone.now() - timedelta(hours=2)
+    CatalogTransfer.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    CatalogTransfer.objects.filter(pk=stalled.pk).update(updated_at=long_ago)
+
+    touched = sweep_transfers.call()
+
+    lost.refresh_from_db()
+    stalled.refresh_from_db()
+    fresh.refresh_from_db()
+    assert touched == 2
+    assert (lost.status, lost.counts["created"]) == (TransferStatus.DONE, 1)
+    assert Product.objects.filter(handle="late").exists()
+    assert stalled.status == TransferStatus.FAILED
+    assert "start it again" in stalled.failure
+    assert fresh.status == TransferStatus.QUEUED
