@@ -14,6 +14,7 @@ what they claim, and must store no file.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -238,6 +239,30 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/admin/collections/{collection_id}/products"): {"product_ids": []},
     ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): {"product_ids": []},
+    ("POST", "/api/v1/admin/products/bulk"): {
+        "channel_id": "SHOP_CHANNEL",
+        "items": [
+            {
+                "handle": "linen-shirt",
+                "title": "Linen shirt",
+                "tags": ["summer"],
+                "categories": ["Apparel > Shirts"],
+                "published": True,
+                "variants": [{"sku": "LS-S", "option_values": {"Size": "S"}, "price": "19.99"}],
+            }
+        ],
+    },
+    ("POST", "/api/v1/admin/products/export"): {"status": "active", "channel_id": "SHOP_CHANNEL"},
+}
+
+# Operations taking a file upload (multipart/form-data): a valid upload, its
+# files as (name, content) pairs. Each case of :func:`bad_uploads` changes
+# one field or file of it.
+VALID_UPLOADS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/admin/products/import"): {
+        "file": ("products.csv", b"Handle,Title,Variant Price\nlinen-shirt,Linen shirt,19.99\n"),
+        "channel_id": "SHOP_CHANNEL",
+    },
 }
 
 # "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
@@ -316,6 +341,16 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): [
         {"product_ids": ["999999"]},
     ],
+    ("POST", "/api/v1/admin/products/bulk"): [
+        {"channel_id": "999999", "items": [{"handle": "x", "title": "x"}]},
+        {"channel_id": "OTHER_CHANNEL", "items": [{"handle": "x", "title": "x"}]},
+        {"channel_id": "not-an-id", "items": [{"handle": "x", "title": "x"}]},
+    ],
+    ("POST", "/api/v1/admin/products/export"): [
+        {"channel_id": "999999"},
+        {"channel_id": "OTHER_CHANNEL"},
+        {"channel_id": "not-an-id"},
+    ],
 }
 
 
@@ -338,16 +373,29 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
     )
 
 
+def _body_types(operation: dict[str, Any]) -> set[str]:
+    return set(operation.get("requestBody", {}).get("content", {}))
+
+
 ADMIN_OPERATIONS = [(m, p) for m, p, _ in _admin_operations()]
 BODY_SCHEMAS = {
-    (m, p): content["application/json"]["schema"]
+    (m, p): op["requestBody"]["content"]["application/json"]["schema"]
     for m, p, op in _admin_operations()
-    if "application/json" in (content := op.get("requestBody", {}).get("content", {}))
+    if "application/json" in _body_types(op)
 }
-FORM_SCHEMAS = {
-    (m, p): content["multipart/form-data"]["schema"]
+# Two ways to test a multipart operation: uploads of files with their own
+# bad cases (VALID_UPLOADS, e.g. a CSV import), or forms generated from the
+# schema, with a valid form from the tenant wall's MULTIPART (e.g. an image).
+WITH_UPLOAD = [
+    (m, p)
     for m, p, op in _admin_operations()
-    if "multipart/form-data" in (content := op.get("requestBody", {}).get("content", {}))
+    if "multipart/form-data" in _body_types(op)
+    and ((m, p) in VALID_UPLOADS or (m, p) not in MULTIPART)
+]
+FORM_SCHEMAS = {
+    (m, p): op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    for m, p, op in _admin_operations()
+    if "multipart/form-data" in _body_types(op) and (m, p) not in WITH_UPLOAD
 }
 WITH_BODY = list(BODY_SCHEMAS)
 WITH_FORM = list(FORM_SCHEMAS)
@@ -421,6 +469,41 @@ def bad_bodies(key: tuple[str, str]) -> Iterator[tuple[str, Any]]:
         yield f"{name}: missing", {k: v for k, v in valid.items() if k != name}
 
 
+def bad_uploads(key: tuple[str, str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (case name, upload) pairs, each one change away from the valid upload."""
+    valid = VALID_UPLOADS[key]
+    for name, value in valid.items():
+
+        def change(new: Any, name: str = name) -> dict[str, Any]:
+            return {**valid, name: new}
+
+        if isinstance(value, tuple):  # a file: required
+            file_name = value[0]
+            yield f"{name}: missing", {k: v for k, v in valid.items() if k != name}
+            yield f"{name}: empty file", change((file_name, b""))
+            yield f"{name}: not UTF-8", change((file_name, b"Handle\n\xff\xfe caf\xe9\n"))
+            yield f"{name}: binary", change((file_name, b"\x89PNG\r\n\x1a\n\x00\x00\rIHDR"))
+            yield f"{name}: no header row we know", change((file_name, b"Title,Vendor\nx,y\n"))
+            yield f"{name}: broken quoting", change((file_name, b'Handle\n"open\n'))
+            yield f"{name}: a text field, not a file", change("Handle\nx\n")
+        else:
+            yield f"{name}: 10k characters", change(HUGE)
+            yield f"{name}: NUL character", change("a\x00b")
+            yield f"{name}: unknown id", change("999999")
+
+
+def _form(shop: Shop, upload: dict[str, Any]) -> dict[str, Any]:
+    """Return ``upload`` as test-client form data: files as named file objects."""
+    data: dict[str, Any] = {}
+    for name, value in _with_channel(shop, upload).items():
+        if isinstance(value, tuple):
+            data[name] = io.BytesIO(value[1])
+            data[name].name = value[0]
+        else:
+            data[name] = value
+    return data
+
+
 # -- helpers ---------------------------------------------------------------------------
 
 
@@ -481,7 +564,7 @@ def test_every_operation_with_a_body_has_a_valid_example() -> None:
     other = {
         (m, p): list(op["requestBody"]["content"])
         for m, p, op in _admin_operations()
-        if "requestBody" in op and (m, p) not in {*WITH_BODY, *WITH_FORM}
+        if "requestBody" in op and (m, p) not in {*WITH_BODY, *WITH_FORM, *WITH_UPLOAD}
     }
 
     assert not missing, f"add a valid body to VALID_BODIES of {__name__}: {missing}"
@@ -520,6 +603,46 @@ def test_bad_bodies_are_4xx_problems_and_write_nothing(shop, admin_client, metho
 
     # and the valid body itself is accepted, so each rejection was the change's doing
     accepted = _send(admin_client, method, url, _with_channel(shop, VALID_BODIES[(method, path)]))
+    assert 200 <= accepted.status_code < 300, accepted.content
+
+
+def test_every_operation_with_an_upload_has_a_valid_example() -> None:
+    missing = sorted(set(WITH_UPLOAD) - set(VALID_UPLOADS))
+    stale = sorted(set(VALID_UPLOADS) - set(WITH_UPLOAD))
+
+    assert not missing, f"add a valid upload to VALID_UPLOADS of {__name__}: {missing}"
+    assert not stale, f"these operations no longer take an upload: {stale}"
+
+
+@pytest.mark.parametrize(("method", "path"), WITH_UPLOAD, ids=[f"{m} {p}" for m, p in WITH_UPLOAD])
+def test_bad_uploads_are_4xx_problems_and_write_nothing(
+    shop, admin_client, other_channel, method, path
+) -> None:
+    # given
+    url = _path_for(shop, path)
+    Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+    admin_client.get("/api/v1/admin/shop")
+    before = _db_state()
+    valid = VALID_UPLOADS[(method, path)]
+    cases = [*bad_uploads((method, path))]
+    cases += [
+        (f"{name}: another shop's", {**valid, name: str(other_channel.pk)})
+        for name in valid
+        if valid[name] == SHOP_CHANNEL
+    ]
+    assert len(cases) > 5
+
+    # when / then: every case is refused and changes nothing
+    for case, fields in cases:
+        _assert_rejected(admin_client.post(url, _form(shop, fields)), case)
+        assert _db_state() == before, f"{case} wrote to the database"
+    for case, body in [("a JSON body", "{}"), ("no body", "")]:
+        response = admin_client.generic(method, url, body, content_type="application/json")
+        _assert_rejected(response, case)
+        assert _db_state() == before, f"{case} wrote to the database"
+
+    # and the valid upload itself is accepted
+    accepted = admin_client.post(url, _form(shop, valid))
     assert 200 <= accepted.status_code < 300, accepted.content
 
 

@@ -36,6 +36,7 @@ from merchantry.accounts.models import (
 )
 from merchantry.api.v1 import api
 from merchantry.catalog.models import Attribute, Category, Collection, Product
+from merchantry.catalog.models_io import CatalogTransfer
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
@@ -49,6 +50,7 @@ from tests.catalog.factories import (
     wall_sized_product,
     wall_variant,
 )
+from tests.catalog.factories_io import wall_export, wall_import
 from tests.catalog.images import image_bytes, stored_files, upload
 from tests.catalog.media_factories import wall_media
 from tests.catalog.taxonomy_factories import (
@@ -180,6 +182,9 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/collections/{collection_id}/products/{product_id}": wall_collection_entry,
     "/api/v1/store/categories/{handle}": wall_category,
     "/api/v1/store/collections/{handle}": wall_collection,
+    "/api/v1/admin/product-imports/{import_id}": wall_import,
+    "/api/v1/admin/product-exports/{export_id}": wall_export,
+    "/api/v1/admin/product-exports/{export_id}/file": wall_export,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -216,6 +221,12 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/store/categories": lambda shop: Category.objects.for_shop(shop),
     "/api/v1/admin/collections": lambda shop: Collection.objects.for_shop(shop),
     "/api/v1/store/collections": lambda shop: Collection.objects.for_shop(shop),
+    "/api/v1/admin/product-imports": lambda shop: CatalogTransfer.objects.for_shop(shop).filter(
+        kind="import"
+    ),
+    "/api/v1/admin/product-exports": lambda shop: CatalogTransfer.objects.for_shop(shop).filter(
+        kind="export"
+    ),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.

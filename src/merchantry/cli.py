@@ -241,10 +241,41 @@ def cmd_demo(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_seed(argv: Sequence[str]) -> int:
+    """Generate sample data: ``seed catalog --shop SLUG --products N``."""
+    parser = argparse.ArgumentParser(prog="merchantry seed", description="Generate sample data.")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    catalog = kinds.add_parser("catalog", help="products with variants, prices and categories")
+    catalog.add_argument("--shop", required=True, help="the shop's slug")
+    catalog.add_argument("--products", required=True, type=int, help="how many products to add")
+    catalog.add_argument("--channel", help="the channel to price and publish on (default: first)")
+    catalog.add_argument("--images", action="store_true", help="give each product an image")
+    catalog.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    args = parser.parse_args(argv)
+    bootstrap()
+    _setup_django()
+    from merchantry.catalog.seed import SeedError, seed_command
+
+    try:
+        for line in seed_command(
+            shop_slug=args.shop,
+            products=args.products,
+            channel_slug=args.channel,
+            images=args.images,
+            seed=args.seed,
+        ):
+            print(line)
+    except SeedError as exc:
+        print(f"merchantry seed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "serve": cmd_serve,
     "worker": cmd_worker,
     "demo": cmd_demo,
+    "seed": cmd_seed,
     "check-config": cmd_check_config,
 }
 
@@ -258,6 +289,8 @@ Merchantry commands:
   serve          run the web server and a background worker
   worker         run background jobs and the periodic-job scheduler
   demo           seed the demo shop (safe to run again)
+  seed catalog --shop SLUG --products N [--channel SLUG] [--images] [--seed N]
+                 add generated products (categories, variants, prices) to a shop
   check-config   validate the configuration and print it, secrets masked
 
 Shops, channels, staff and keys (see `merchantry <command> --help`):

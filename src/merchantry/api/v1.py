@@ -11,6 +11,7 @@ from merchantry.api.auth import admin_auth, store_auth
 from merchantry.api.problems import install_problem_handlers
 from merchantry.api.schemas import ApiInfo
 from merchantry.catalog import api as catalog_api
+from merchantry.catalog import api_io as catalog_io_api
 from merchantry.catalog import api_media as catalog_media_api
 from merchantry.catalog import api_taxonomy as taxonomy_api
 from merchantry.plugins import api as plugins_api
@@ -52,6 +53,8 @@ admin.add_router("", tenancy_api.admin_router)
 admin.add_router("", accounts_api.admin_router)
 admin.add_router("", plugins_api.admin_router)
 admin.add_router("", webhooks_api.admin_router)
+# Before the catalog's: its /products/{product_id} would take /products/bulk.
+admin.add_router("", catalog_io_api.admin_router)
 admin.add_router("", catalog_api.admin_router)
 admin.add_router("", catalog_media_api.admin_router)
 admin.add_router("", taxonomy_api.admin_router)

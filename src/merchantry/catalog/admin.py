@@ -257,4 +257,5 @@ class AttributeAdmin(ShopScopedAdmin):
         attribute_delete(actor=actor, shop=shop, attribute_id=obj.pk)
 
 
-from merchantry.catalog import admin_taxonomy  # noqa: E402,F401
+# The other catalog screens register themselves when imported.
+from merchantry.catalog import admin_io, admin_taxonomy  # noqa: E402, F401

@@ -437,3 +437,7 @@ class ProductMedia(models.Model):
 
     def __str__(self) -> str:
         return self.alt or self.image.name
+
+
+# Imports and exports live in their own module; imported here so Django registers them.
+from merchantry.catalog.models_io import CatalogTransfer  # noqa: E402, F401
