@@ -38,6 +38,7 @@ from merchantry.catalog.models import Product
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
+from merchantry.shipping.models import Shipment, ShippingZone
 from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
@@ -59,6 +60,7 @@ from tests.plugins.sample_plugins import (
     wall_installation,
     wall_path_values,
 )
+from tests.shipping.factories import wall_method, wall_shipment, wall_zone
 from tests.webhooks.factories import webhook_delivery, webhook_endpoint
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +156,11 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/variants/{variant_id}": wall_variant,
     "/api/v1/admin/variants/{variant_id}/prices": wall_variant,
     "/api/v1/store/products/{handle}": wall_product,
+    "/api/v1/admin/shipping/zones/{zone_id}": wall_zone,
+    "/api/v1/admin/shipping/zones/{zone_id}/methods": wall_zone,
+    "/api/v1/admin/shipping/methods/{method_id}": wall_method,
+    "/api/v1/admin/shipments/{shipment_id}": wall_shipment,
+    "/api/v1/admin/shipments/{shipment_id}/tracking-events": wall_shipment,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -178,6 +185,8 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/plugins": lambda shop: PluginInstallation.objects.for_shop(shop),
     "/api/v1/admin/products": lambda shop: Product.objects.for_shop(shop),
     "/api/v1/store/products": lambda shop: Product.objects.for_shop(shop),
+    "/api/v1/admin/shipping/zones": lambda shop: ShippingZone.objects.for_shop(shop),
+    "/api/v1/admin/shipments": lambda shop: Shipment.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -207,6 +216,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/products/{product_id}/unpublish"): {"channel_id": "1"},
     ("PATCH", "/api/v1/admin/variants/{variant_id}"): {"sku": "HIJACKED"},
     ("PUT", "/api/v1/admin/variants/{variant_id}/prices"): {"channel_id": "1", "price": "0"},
+    ("PATCH", "/api/v1/admin/shipping/zones/{zone_id}"): {"name": "hijacked", "countries": ["FR"]},
+    ("POST", "/api/v1/admin/shipping/zones/{zone_id}/methods"): {
+        "name": "hijacked",
+        "rates": [{"currency": "USD", "amount": "0"}],
+    },
+    ("PATCH", "/api/v1/admin/shipping/methods/{method_id}"): {"name": "hijacked"},
+    ("PATCH", "/api/v1/admin/shipments/{shipment_id}"): {
+        "carrier": "hijacked",
+        "status": "delivered",
+    },
+    ("POST", "/api/v1/admin/shipments/{shipment_id}/tracking-events"): {
+        "status": "delivered",
+        "occurred_at": "2025-01-01T00:00:00Z",
+    },
 }
 
 
