@@ -225,3 +225,17 @@ def test_the_quote_needs_a_publishable_key(variants, zones) -> None:
     response = post(Client(), {"address": {"country": "US"}, "lines": []})
 
     assert response.status_code == 401
+
+
+def test_a_quote_uses_a_fixed_number_of_queries(
+    store_client, shop, channel, variants, zones, django_assert_max_num_queries
+) -> None:
+    more = [make_product(shop, title=f"P{i}", channel=channel).variants.get() for i in range(8)]
+    lines = [{"variant_id": str(v.pk), "quantity": 1} for v in (*variants, *more)]
+    body = {"address": {"country": "US"}, "lines": lines}
+    post(store_client, body)  # the key's first use is recorded outside the budget
+
+    with django_assert_max_num_queries(10):
+        response = post(store_client, body)
+
+    assert len(response.json()["methods"]) == 3
