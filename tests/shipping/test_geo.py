@@ -71,6 +71,16 @@ def test_unknown_countries_and_subdivisions_are_named_one_by_one() -> None:
     ]
 
 
+def test_errors_name_the_entry_as_given_duplicates_included() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        geo.clean_area(countries=["US", "US", "XX"], subdivisions=["US-CA", "us-ca", "US-ZZ"])
+
+    assert _codes(exc) == [
+        (("countries", 2), "unknown_country"),
+        (("subdivisions", 2), "unknown_subdivision"),
+    ]
+
+
 def test_a_zone_names_at_least_one_country() -> None:
     with pytest.raises(ValidationFailed) as exc:
         geo.clean_area(countries=[])

@@ -164,13 +164,11 @@ def clean_area(
     Return the area normalized (upper case, duplicates dropped), or raise
     :class:`ValidationFailed` naming every invalid entry.
     """
+    # Errors name each entry by its index in the input, duplicates included.
     errors: list[FieldError] = []
-    country_list = _unique(c.strip().upper() for c in countries)
-    if not country_list:
-        errors.append(FieldError(("countries",), "Name at least one country.", "required"))
-    if len(country_list) > MAX_COUNTRIES:
-        errors.append(FieldError(("countries",), f"At most {MAX_COUNTRIES}.", "too_many"))
-    for index, country in enumerate(country_list):
+    country_list: list[str] = []
+    for index, raw in enumerate(countries):
+        country = raw.strip().upper()
         if not is_country(country):
             errors.append(
                 FieldError(
@@ -179,10 +177,15 @@ def clean_area(
                     "unknown_country",
                 )
             )
-    subdivision_list = _unique(s.strip().upper() for s in subdivisions)
-    if len(subdivision_list) > MAX_SUBDIVISIONS:
-        errors.append(FieldError(("subdivisions",), f"At most {MAX_SUBDIVISIONS}.", "too_many"))
-    for index, code in enumerate(subdivision_list):
+        elif country not in country_list:
+            country_list.append(country)
+    if not countries:
+        errors.append(FieldError(("countries",), "Name at least one country.", "required"))
+    if len(country_list) > MAX_COUNTRIES:
+        errors.append(FieldError(("countries",), f"At most {MAX_COUNTRIES}.", "too_many"))
+    subdivision_list: list[str] = []
+    for index, raw in enumerate(subdivisions):
+        code = raw.strip().upper()
         if not is_subdivision(code):
             errors.append(
                 FieldError(
@@ -199,6 +202,10 @@ def clean_area(
                     "country_not_in_zone",
                 )
             )
+        elif code not in subdivision_list:
+            subdivision_list.append(code)
+    if len(subdivision_list) > MAX_SUBDIVISIONS:
+        errors.append(FieldError(("subdivisions",), f"At most {MAX_SUBDIVISIONS}.", "too_many"))
     pattern_list = []
     for index, pattern in enumerate(postal_codes):
         try:
