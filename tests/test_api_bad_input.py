@@ -253,6 +253,85 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         ],
     },
     ("POST", "/api/v1/admin/products/export"): {"status": "active", "channel_id": "SHOP_CHANNEL"},
+    ("POST", "/api/v1/admin/shipping/zones"): {
+        "name": "Domestic",
+        "countries": ["US", "CA"],
+        "subdivisions": ["US-CA"],
+        "postal_codes": ["9*", "10000..14999"],
+        "channel_ids": [],
+    },
+    ("PATCH", "/api/v1/admin/shipping/zones/{zone_id}"): {
+        "name": "Paris",
+        "countries": ["FR"],
+        "subdivisions": ["FR-IDF"],
+        "postal_codes": ["75*"],
+        "channel_ids": [],
+    },
+    ("POST", "/api/v1/admin/shipping/zones/{zone_id}/methods"): {
+        "name": "Standard",
+        "description": "Tracked",
+        "is_active": True,
+        "position": 1,
+        "min_days": 2,
+        "max_days": 4,
+        "channel_ids": [],
+        "rate_type": "free_over",
+        "rates": [{"currency": "USD", "amount": "5.00", "free_over": "50.00"}],
+        "carrier_plugin": "",
+        "carrier_service": "",
+        "max_weight_grams": 30000,
+        "excluded_product_types": ["Battery"],
+        "excluded_tags": ["hazmat"],
+        "pickup_only": False,
+        "pickup_location_ids": [],
+    },
+    ("PATCH", "/api/v1/admin/shipping/methods/{method_id}"): {
+        "name": "Heavy",
+        "description": "By weight",
+        "is_active": False,
+        "position": 2,
+        "min_days": 3,
+        "max_days": 6,
+        "channel_ids": [],
+        "rate_type": "weight",
+        "rates": [
+            {
+                "currency": "USD",
+                "weight_tiers": [
+                    {"min_grams": 0, "max_grams": 1000, "amount": "5.00"},
+                    {"min_grams": 1000, "max_grams": None, "amount": "9.00"},
+                ],
+            }
+        ],
+        "max_weight_grams": 20000,
+        "excluded_product_types": [],
+        "excluded_tags": ["oversized"],
+        "pickup_only": False,
+    },
+    ("POST", "/api/v1/admin/shipments"): {
+        "order_id": "order-1001",
+        "lines": [{"order_line_id": "line-1", "quantity": 2}],
+        "carrier": "ups",
+        "service": "ground",
+        "tracking_number": "1Z999",
+        "tracking_url": "https://track.example.com/1Z999",
+        "label": {"format": "pdf", "data_base64": "JVBERi0xLjQK"},
+    },
+    ("PATCH", "/api/v1/admin/shipments/{shipment_id}"): {
+        "lines": [{"order_line_id": "line-1", "quantity": 1}],
+        "carrier": "fedex",
+        "service": "express",
+        "tracking_number": "777",
+        "tracking_url": "https://track.example.com/777",
+        "status": "in_transit",
+    },
+    ("POST", "/api/v1/admin/shipments/{shipment_id}/tracking-events"): {
+        "status": "in_transit",
+        "occurred_at": "2025-01-01T10:00:00Z",
+        "carrier_event_id": "evt-1",
+        "description": "Departed facility",
+        "location": "Memphis, TN",
+    },
 }
 
 # Operations taking a file upload (multipart/form-data): a valid upload, its
@@ -272,7 +351,7 @@ SHOP_CHANNEL = "SHOP_CHANNEL"
 # tried with 200,000 instead. Arrays of free text, where any short string is a
 # valid item, skip the "unknown item" case.
 LONG_TEXT = {"description"}
-FREE_TEXT_ITEMS = {"tags", "choices"}
+FREE_TEXT_ITEMS = {"tags", "choices", "postal_codes", "excluded_product_types", "excluded_tags"}
 
 # Bodies naming things that do not exist (or exist in another shop): 4xx.
 # "OTHER_CHANNEL" stands for a channel of the other shop.

@@ -40,6 +40,7 @@ from merchantry.catalog.models_io import CatalogTransfer
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
 from merchantry.plugins.models import PluginInstallation
+from merchantry.shipping.models import Shipment, ShippingZone
 from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.services import apikey_create
@@ -74,6 +75,7 @@ from tests.plugins.sample_plugins import (
     wall_installation,
     wall_path_values,
 )
+from tests.shipping.factories import wall_method, wall_shipment, wall_zone
 from tests.webhooks.factories import webhook_delivery, webhook_endpoint
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -185,6 +187,11 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/product-imports/{import_id}": wall_import,
     "/api/v1/admin/product-exports/{export_id}": wall_export,
     "/api/v1/admin/product-exports/{export_id}/file": wall_export,
+    "/api/v1/admin/shipping/zones/{zone_id}": wall_zone,
+    "/api/v1/admin/shipping/zones/{zone_id}/methods": wall_zone,
+    "/api/v1/admin/shipping/methods/{method_id}": wall_method,
+    "/api/v1/admin/shipments/{shipment_id}": wall_shipment,
+    "/api/v1/admin/shipments/{shipment_id}/tracking-events": wall_shipment,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -227,6 +234,8 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     "/api/v1/admin/product-exports": lambda shop: CatalogTransfer.objects.for_shop(shop).filter(
         kind="export"
     ),
+    "/api/v1/admin/shipping/zones": lambda shop: ShippingZone.objects.for_shop(shop),
+    "/api/v1/admin/shipments": lambda shop: Shipment.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -268,6 +277,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/admin/collections/{collection_id}/products"): {"product_ids": []},
     ("PUT", "/api/v1/admin/collections/{collection_id}/products/order"): {"product_ids": []},
+    ("PATCH", "/api/v1/admin/shipping/zones/{zone_id}"): {"name": "hijacked", "countries": ["FR"]},
+    ("POST", "/api/v1/admin/shipping/zones/{zone_id}/methods"): {
+        "name": "hijacked",
+        "rates": [{"currency": "USD", "amount": "0"}],
+    },
+    ("PATCH", "/api/v1/admin/shipping/methods/{method_id}"): {"name": "hijacked"},
+    ("PATCH", "/api/v1/admin/shipments/{shipment_id}"): {
+        "carrier": "hijacked",
+        "status": "delivered",
+    },
+    ("POST", "/api/v1/admin/shipments/{shipment_id}/tracking-events"): {
+        "status": "delivered",
+        "occurred_at": "2025-01-01T00:00:00Z",
+    },
 }
 
 # Operations taking multipart/form-data: a valid form (files as uploads) for each.

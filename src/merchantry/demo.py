@@ -10,7 +10,9 @@ It makes:
 - its web channel ``web``, which browsers on http://127.0.0.1:8000 and
   http://localhost:8000 may call;
 - a publishable key for the channel and a secret key with every permission,
-  printed once, when they are made.
+  printed once, when they are made;
+- a "Domestic" shipping zone (the United States) for the channel, with a
+  flat-rate "Standard" method.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from django.db import transaction
 from merchantry.accounts.models import Membership
 from merchantry.accounts.services import membership_create, superuser_ensure
 from merchantry.core.actors import SYSTEM_ACTOR
+from merchantry.shipping.models import ShippingZone
+from merchantry.shipping.services import method_create, zone_create
 from merchantry.tenancy.models import ApiKey, ApiKeyKind, Channel, ChannelKind, Shop
 from merchantry.tenancy.permissions import ALL
 from merchantry.tenancy.services import apikey_create, channel_create, shop_create
@@ -31,6 +35,7 @@ __all__ = [
     "DEMO_SECRET_KEY_NAME",
     "DEMO_SHOP_SLUG",
     "DEMO_STAFF_EMAIL",
+    "DEMO_ZONE_NAME",
     "seed_demo",
 ]
 
@@ -40,6 +45,7 @@ DEMO_CHANNEL_SLUG = "web"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 DEMO_PUBLISHABLE_KEY_NAME = "Demo storefront"
 DEMO_SECRET_KEY_NAME = "Demo integration"  # noqa: S105 (a label, not a key)
+DEMO_ZONE_NAME = "Domestic"
 
 
 def _staff_lines(created: bool, email: str, password: str | None) -> list[str]:
@@ -116,6 +122,29 @@ def _key_lines(shop: Shop, channel: Channel) -> list[str]:
     return lines
 
 
+def _ensure_shipping(shop: Shop, channel: Channel) -> None:
+    if ShippingZone.objects.for_shop(shop).filter(name=DEMO_ZONE_NAME).exists():
+        return
+    zone = zone_create(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        name=DEMO_ZONE_NAME,
+        countries=["US"],
+        channel_ids=[channel.pk],
+    )
+    method_create(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        zone_id=zone.pk,
+        name="Standard",
+        description="Tracked, 3 to 5 business days.",
+        min_days=3,
+        max_days=5,
+        rate_type="flat",
+        rates=[{"currency": "USD", "amount": "5.00"}],
+    )
+
+
 def seed_demo() -> list[str]:
     """Create the demo data that is missing; return lines to show the user."""
     with transaction.atomic():
@@ -134,5 +163,6 @@ def seed_demo() -> list[str]:
             f"Demo shop {shop.slug!r} ({shop.name}), channel {channel.slug!r}; "
             f"{staff.user.email} is its owner."
         )
+        _ensure_shipping(shop, channel)
         lines += _key_lines(shop, channel)
     return lines

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "merchantry.webhooks",
     "merchantry.catalog",
     "merchantry.inventory",
+    "merchantry.shipping",
     "merchantry.storefront",
 ]
 
