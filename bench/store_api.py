@@ -44,6 +44,10 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
     env["MERCHANTRY_DATA_DIR"] = str(Path(args.data_dir).resolve())
     env["LOG_LEVEL"] = "warning"
     env["MERCHANTRY_WEB_WORKERS"] = str(args.workers)
+    # Every client of the benchmark comes from one address with one key: the
+    # per-address and per-key limits would answer 429 to nearly all of it.
+    env["MERCHANTRY_RATE_LIMIT_PUBLISHABLE"] = "off"
+    env["MERCHANTRY_RATE_LIMIT_IP"] = "off"
     env.pop("REDIS_URL", None)
     if args.redis:
         env["REDIS_URL"] = args.redis

@@ -12,7 +12,7 @@ from django.test import Client
 from merchantry.accounts.models import Membership, User
 from merchantry.accounts.services import superuser_ensure
 from merchantry.core.actors import SYSTEM_ACTOR
-from merchantry.demo import DEMO_SECRET_KEY_NAME, DEMO_STAFF_EMAIL, seed_demo
+from merchantry.demo import DEMO_PRODUCTS, DEMO_SECRET_KEY_NAME, DEMO_STAFF_EMAIL, seed_demo
 from merchantry.tenancy.cors import VERSION_KEY
 from merchantry.tenancy.models import ApiKey, Channel, Shop
 from merchantry.tenancy.permissions import ALL
@@ -27,7 +27,7 @@ def _keys(text: str) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_first_seed_makes_the_demo_shop_its_owner_and_two_working_keys() -> None:
+def test_first_seed_makes_the_demo_shop_its_owner_and_two_working_keys(media_root) -> None:
     # when the demo is seeded on a fresh installation
     output = "\n".join(seed_demo())
 
@@ -53,6 +53,12 @@ def test_first_seed_makes_the_demo_shop_its_owner_and_two_working_keys() -> None
     assert set(secret.permissions) == set(ALL)
     admin = Client(headers={"Authorization": f"Bearer {keys['msk']}"})
     assert admin.get("/api/v1/admin/staff").status_code == 200
+    # and the channel sells a catalog, with images, through the Store API
+    store = Client(headers={"X-Publishable-Key": keys["mpk"]})
+    page = store.get("/api/v1/store/products", {"limit": 100}).json()
+    assert len(page["items"]) == DEMO_PRODUCTS
+    assert all(item["min_price"]["currency"] == "USD" for item in page["items"])
+    assert page["items"][0]["thumbnail_url"]
 
 
 @pytest.mark.django_db

@@ -12,7 +12,9 @@ It makes:
 - a publishable key for the channel and a secret key with every permission,
   printed once, when they are made;
 - a "Domestic" shipping zone (the United States) for the channel, with a
-  flat-rate "Standard" method.
+  flat-rate "Standard" method;
+- a catalog of :data:`DEMO_PRODUCTS` products (categories, options, variants,
+  prices, a generated image each) published on the channel, made once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.db import transaction
 
 from merchantry.accounts.models import Membership
 from merchantry.accounts.services import membership_create, superuser_ensure
+from merchantry.catalog.models import Product
+from merchantry.catalog.seed import seed_catalog
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.shipping.models import ShippingZone
 from merchantry.shipping.services import method_create, zone_create
@@ -31,6 +35,7 @@ from merchantry.tenancy.services import apikey_create, channel_create, shop_crea
 __all__ = [
     "DEMO_CHANNEL_SLUG",
     "DEMO_ORIGINS",
+    "DEMO_PRODUCTS",
     "DEMO_PUBLISHABLE_KEY_NAME",
     "DEMO_SECRET_KEY_NAME",
     "DEMO_SHOP_SLUG",
@@ -46,6 +51,7 @@ DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 DEMO_PUBLISHABLE_KEY_NAME = "Demo storefront"
 DEMO_SECRET_KEY_NAME = "Demo integration"  # noqa: S105 (a label, not a key)
 DEMO_ZONE_NAME = "Domestic"
+DEMO_PRODUCTS = 60
 
 
 def _staff_lines(created: bool, email: str, password: str | None) -> list[str]:
@@ -164,5 +170,10 @@ def seed_demo() -> list[str]:
             f"{staff.user.email} is its owner."
         )
         _ensure_shipping(shop, channel)
+        if not Product.objects.for_shop(shop).exists():
+            report = seed_catalog(
+                shop=shop, channel=channel, products=DEMO_PRODUCTS, seed=1, images=True
+            )
+            lines.append(f"Demo catalog: {report.products} products, {report.variants} variants.")
         lines += _key_lines(shop, channel)
     return lines

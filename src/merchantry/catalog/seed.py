@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.text import slugify
 
 from merchantry.catalog import cache as store_cache
@@ -173,6 +173,14 @@ def seed_catalog(
         with transaction.atomic():
             variants += generator.batch(min(BATCH, products - start), images=images)
     categories = Category.objects.filter(shop=shop).count()
+    if connection.vendor == "postgresql":
+        # Fresh statistics, or the planner takes a just-seeded table for empty
+        # and sorts whole catalogs instead of walking the sort indexes.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE catalog_product, catalog_productchannellisting, "
+                "catalog_productvariant, catalog_variantchannelprice"
+            )
     # No per-product events were recorded: tell the Store cache directly.
     store_cache.bump(shop.pk)
     audit.record(

@@ -105,6 +105,9 @@ def _listings(channel: Channel) -> QuerySet[ProductChannelListing]:
     now = timezone.now()
     return ProductChannelListing.objects.filter(
         shop_id=channel.shop_id,
+        # Said of the product too, so its (shop, status, title) index can
+        # deliver a page already sorted instead of sorting the whole channel.
+        product__shop_id=channel.shop_id,
         channel=channel,
         is_published=True,
         price_min__isnull=False,
@@ -218,12 +221,15 @@ def _filtered(channel: Channel, query: StoreQuery, exponent: int) -> QuerySet:
 
 # -- the list ----------------------------------------------------------------------------
 
+# Sort -> (column, descending, tie-breaker). Each pair is an index's order
+# (product_store_title, product_store_newest, listing_channel_price), so a
+# page is read already sorted however large the catalog.
 _SORT_FIELDS = {
-    "title": ("product__title", False),
-    "-title": ("product__title", True),
-    "price": ("price_min", False),
-    "-price": ("price_min", True),
-    "newest": ("product__created_at", True),
+    "title": ("product__title", False, "product__id"),
+    "-title": ("product__title", True, "product__id"),
+    "price": ("price_min", False, "product_id"),
+    "-price": ("price_min", True, "product_id"),
+    "newest": ("product__created_at", True, "product__id"),
 }
 
 
@@ -289,7 +295,7 @@ def _page_rows(
         rows = list(ordered.values_list(*columns)[offset : offset + limit + 1])
         more = len(rows) > limit
         return rows[:limit], _encode_cursor(["o", offset + limit]) if more else None
-    name, descending = _SORT_FIELDS[sort]
+    name, descending, tie = _SORT_FIELDS[sort]
     if cursor:
         value, last_id = _decode_cursor(cursor)
         if not isinstance(last_id, int) or not 0 < last_id < 2**63:
@@ -297,10 +303,10 @@ def _page_rows(
         value = _cursor_value(sort, value)
         op = "lt" if descending else "gt"
         listings = listings.filter(
-            Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"product_id__{op}": last_id})
+            Q(**{f"{name}__{op}": value}) | Q(**{name: value, f"{tie}__{op}": last_id})
         )
     direction = "-" if descending else ""
-    ordered = listings.order_by(f"{direction}{name}", f"{direction}product_id")
+    ordered = listings.order_by(f"{direction}{name}", f"{direction}{tie}")
     rows = list(ordered.values_list(*columns)[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
