@@ -274,3 +274,30 @@ def test_common_english_words_are_searchable(shop, channel, store_client) -> Non
 
     assert _handles(store_client, q="few") == ["few-and-far"]
     assert _handles(store_client, q="top") == ["over-the-top"]
+
+
+def test_the_list_filters_by_a_published_collection(shop, channel, store_client, admin_client):
+    from merchantry.catalog.collections import collection_add_products, collection_create
+
+    tee = make_product(shop, title="Tee", channel=channel, tags=["summer"])
+    make_product(shop, title="Coat", channel=channel)
+    hidden = make_product(shop, title="Draft hat", channel=channel, status="draft", tags=["summer"])
+    picks = collection_create(actor=SYSTEM_ACTOR, shop=shop, title="Picks", is_published=True)
+    collection_add_products(
+        actor=SYSTEM_ACTOR, shop=shop, collection_id=picks.pk, product_ids=[tee.pk, hidden.pk]
+    )
+    summer = collection_create(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        title="Summer",
+        kind="automated",
+        rules=[{"field": "tag", "op": "equals", "value": "summer"}],
+        is_published=True,
+    )
+    collection_create(actor=SYSTEM_ACTOR, shop=shop, title="Secret", is_published=False)
+
+    assert _handles(store_client, collection="picks") == ["tee"]
+    assert _handles(store_client, collection="summer") == ["tee"]
+    assert store_client.get(URL, {"collection": "secret"}).status_code == 404
+    admin = admin_client.get("/api/v1/admin/products", {"collection_id": summer.pk}).json()
+    assert sorted(p["title"] for p in admin["items"]) == ["Draft hat", "Tee"]
