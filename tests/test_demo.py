@@ -11,6 +11,7 @@ from django.test import Client
 
 from merchantry.accounts.models import Membership, User
 from merchantry.accounts.services import superuser_ensure
+from merchantry.catalog.models import Product
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.demo import DEMO_PRODUCTS, DEMO_SECRET_KEY_NAME, DEMO_STAFF_EMAIL, seed_demo
 from merchantry.tenancy.cors import VERSION_KEY
@@ -56,7 +57,11 @@ def test_first_seed_makes_the_demo_shop_its_owner_and_two_working_keys(media_roo
     # and the channel sells a catalog, with images, through the Store API
     store = Client(headers={"X-Publishable-Key": keys["mpk"]})
     page = store.get("/api/v1/store/products", {"limit": 100}).json()
-    assert len(page["items"]) == DEMO_PRODUCTS
+    on_sale = Product.objects.filter(
+        shop=shop, status="active", channel_listings__is_published=True
+    ).count()
+    assert Product.objects.filter(shop=shop).count() == DEMO_PRODUCTS
+    assert len(page["items"]) == on_sale > DEMO_PRODUCTS // 2
     assert all(item["min_price"]["currency"] == "USD" for item in page["items"])
     assert page["items"][0]["thumbnail_url"]
 
