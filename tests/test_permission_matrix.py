@@ -18,6 +18,7 @@ from django.test import Client
 
 from merchantry.accounts.models import Membership, Role
 from merchantry.catalog.models import Product
+from merchantry.inventory.models import StockLocation
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from tests.factories import (
@@ -86,6 +87,9 @@ OPERATIONS = [
     Op("GET", "/plugins", Perm.PLUGINS_MANAGE),
     Op("GET", "/products", Perm.CATALOG_VIEW),
     Op("POST", "/products", Perm.CATALOG_MANAGE, {"title": "New"}, Product),
+    Op("GET", "/inventory/levels", Perm.INVENTORY_VIEW),
+    Op("GET", "/inventory/channels/{channel}", Perm.INVENTORY_VIEW),
+    Op("POST", "/inventory/locations", Perm.INVENTORY_MANAGE, {"name": "New"}, StockLocation),
 ]
 
 

@@ -10,7 +10,9 @@ It makes:
 - its web channel ``web``, which browsers on http://127.0.0.1:8000 and
   http://localhost:8000 may call;
 - a publishable key for the channel and a secret key with every permission,
-  printed once, when they are made.
+  printed once, when they are made;
+- the stock location ``main`` (Main warehouse) the channel sells from, with
+  25 units of every variant that has no stock there yet.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from django.db import transaction
 
 from merchantry.accounts.models import Membership
 from merchantry.accounts.services import membership_create, superuser_ensure
+from merchantry.catalog.models import ProductVariant
 from merchantry.core.actors import SYSTEM_ACTOR
+from merchantry.inventory.models import ChannelLocation, StockLevel, StockLocation
+from merchantry.inventory.services import channel_locations_set, location_create, stock_receive
 from merchantry.tenancy.models import ApiKey, ApiKeyKind, Channel, ChannelKind, Shop
 from merchantry.tenancy.permissions import ALL
 from merchantry.tenancy.services import apikey_create, channel_create, shop_create
 
 __all__ = [
     "DEMO_CHANNEL_SLUG",
+    "DEMO_LOCATION_HANDLE",
     "DEMO_ORIGINS",
     "DEMO_PUBLISHABLE_KEY_NAME",
     "DEMO_SECRET_KEY_NAME",
@@ -40,6 +46,8 @@ DEMO_CHANNEL_SLUG = "web"
 DEMO_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 DEMO_PUBLISHABLE_KEY_NAME = "Demo storefront"
 DEMO_SECRET_KEY_NAME = "Demo integration"  # noqa: S105 (a label, not a key)
+DEMO_LOCATION_HANDLE = "main"
+DEMO_STOCK = 25
 
 
 def _staff_lines(created: bool, email: str, password: str | None) -> list[str]:
@@ -116,6 +124,35 @@ def _key_lines(shop: Shop, channel: Channel) -> list[str]:
     return lines
 
 
+def _ensure_stock(shop: Shop, channel: Channel) -> list[str]:
+    location = StockLocation.objects.for_shop(shop).filter(handle=DEMO_LOCATION_HANDLE).first()
+    if location is None:
+        location = location_create(
+            actor=SYSTEM_ACTOR,
+            shop=shop,
+            name="Main warehouse",
+            handle=DEMO_LOCATION_HANDLE,
+            country=shop.default_country,
+        )
+    if not ChannelLocation.objects.filter(channel=channel).exists():
+        channel_locations_set(
+            actor=SYSTEM_ACTOR, shop=shop, channel_id=channel.pk, location_ids=[location.pk]
+        )
+    stocked = StockLevel.objects.filter(location=location).values("variant_id")
+    for variant in ProductVariant.objects.for_shop(shop).exclude(pk__in=stocked):
+        stock_receive(
+            actor=SYSTEM_ACTOR,
+            shop=shop,
+            variant_id=variant.pk,
+            location_id=location.pk,
+            quantity=DEMO_STOCK,
+            note="demo stock",
+        )
+    return [
+        f"Stock location {location.handle!r} ({location.name}) supplies channel {channel.slug!r}."
+    ]
+
+
 def seed_demo() -> list[str]:
     """Create the demo data that is missing; return lines to show the user."""
     with transaction.atomic():
@@ -135,4 +172,5 @@ def seed_demo() -> list[str]:
             f"{staff.user.email} is its owner."
         )
         lines += _key_lines(shop, channel)
+        lines += _ensure_stock(shop, channel)
     return lines

@@ -11,6 +11,7 @@ from merchantry.api.auth import admin_auth, store_auth
 from merchantry.api.problems import install_problem_handlers
 from merchantry.api.schemas import ApiInfo
 from merchantry.catalog import api as catalog_api
+from merchantry.inventory import api as inventory_api
 from merchantry.plugins import api as plugins_api
 from merchantry.tenancy import api as tenancy_api
 from merchantry.webhooks import api as webhooks_api
@@ -51,10 +52,12 @@ admin.add_router("", accounts_api.admin_router)
 admin.add_router("", plugins_api.admin_router)
 admin.add_router("", webhooks_api.admin_router)
 admin.add_router("", catalog_api.admin_router)
+admin.add_router("", inventory_api.admin_router)
 
 store = Router(auth=store_auth)
 store.add_router("", accounts_api.store_router)
 store.add_router("", catalog_api.store_router)
+store.add_router("", inventory_api.store_router)
 
 api.add_router("/admin/", admin)
 api.add_router("/store/", store)
