@@ -186,3 +186,18 @@ def test_the_ledger_screen_is_read_only(shop, east) -> None:
     assert changed.status_code == 403
     movement.refresh_from_db()
     assert movement.note == ""
+
+
+def test_a_levels_page_sets_its_threshold_through_the_service(shop, east) -> None:
+    [variant] = make_variants(shop, sku="TEE")
+    level = stock(variant, east, 2)
+    client = staff_client(member(shop, "fulfillment"), shop)
+    url = reverse("admin:inventory_stocklevel_change", args=[level.pk])
+
+    refused = client.post(url, {"low_stock_threshold": "-1", "backorder_limit": ""})
+    saved = client.post(url, {"low_stock_threshold": "5", "backorder_limit": ""})
+
+    assert refused.status_code == 200
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    level.refresh_from_db()
+    assert (level.low_stock_threshold, level.low_stock_alerted) == (5, True)

@@ -24,7 +24,7 @@ from django.db import connection, connections
 
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.errors import MerchantryError
-from merchantry.inventory import reservations
+from merchantry.inventory import allocations, reservations
 from merchantry.inventory.errors import InsufficientStock
 from merchantry.inventory.models import Reservation, StockLevel, StockMovement
 from merchantry.inventory.verify import verify_ledger
@@ -173,7 +173,7 @@ def _checkout_life(shop, channel, *, buyers: int, seed: int) -> None:
             allocation = reservations.reservation_convert(
                 actor=SYSTEM_ACTOR, shop=shop, reservation_id=reservation.pk, reference=f"o{index}"
             )
-            reservations.allocation_ship(actor=SYSTEM_ACTOR, shop=shop, allocation_id=allocation.pk)
+            allocations.allocation_ship(actor=SYSTEM_ACTOR, shop=shop, allocation_id=allocation.pk)
 
         return job
 
@@ -231,3 +231,42 @@ def test_sqlite_mixed_carts_never_fail_with_a_locked_database(sqlite_only, shop,
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_reserve_release_order_and_ship_at_once(sqlite_only, shop, channel) -> None:
     _checkout_life(shop, channel, buyers=12, seed=3)
+
+
+def _same_key_at_once(shop, east) -> None:
+    # given two retries of one adjustment, sent at the same moment with one key
+    from django.test import Client
+
+    from tests.factories import secret_key
+
+    [variant] = make_variants(shop, sku="KEY")
+    key = secret_key(shop)
+    url = f"/api/v1/admin/inventory/variants/{variant.pk}/levels/{east.pk}/adjust"
+    responses: list[Any] = []
+
+    def post() -> None:
+        client = Client(headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "same"})
+        responses.append(client.post(url, {"delta": 5}, content_type="application/json"))
+
+    # when both run
+    outcomes = _race([post, post])
+
+    # then the stock changed once and both got the same answer
+    assert outcomes == [OK, OK]
+    assert [r.status_code for r in responses] == [200, 200]
+    assert responses[0].json() == responses[1].json()
+    assert StockLevel.objects.get(variant=variant, location=east).on_hand == 5
+    assert StockMovement.objects.filter(variant=variant).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pg_one_idempotency_key_sent_twice_at_once_changes_stock_once(shop, east) -> None:
+    _same_key_at_once(shop, east)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_one_idempotency_key_sent_twice_at_once_changes_stock_once(
+    sqlite_only, shop, east
+) -> None:
+    _same_key_at_once(shop, east)

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from merchantry.core.errors import Conflict, NotFound, ValidationFailed
-from merchantry.inventory import reservations, services
+from merchantry.inventory import allocations, reservations, services
 from merchantry.inventory.errors import InsufficientStock
 from merchantry.inventory.models import (
     AllocationLine,
@@ -299,21 +299,21 @@ def test_an_order_converts_the_hold_ships_it_and_takes_a_return(
     assert _buckets(variant, east) == (2, 0, 2)
     assert _buckets(variant, west) == (5, 0, 2)
 
-    reservations.allocation_ship(
+    allocations.allocation_ship(
         actor=actor, shop=shop, allocation_id=allocation.pk, items={variant.pk: 3}
     )
     assert _buckets(variant, east) == (0, 0, 0)
     assert _buckets(variant, west) == (4, 0, 1)
 
-    reservations.allocation_cancel(actor=actor, shop=shop, allocation_id=allocation.pk)
+    allocations.allocation_cancel(actor=actor, shop=shop, allocation_id=allocation.pk)
     assert _buckets(variant, west) == (4, 0, 0)
 
-    reservations.allocation_return(
+    allocations.allocation_return(
         actor=actor, shop=shop, allocation_id=allocation.pk, variant_id=variant.pk, quantity=2
     )
     assert _buckets(variant, east) == (2, 0, 0)
     with pytest.raises(Conflict):
-        reservations.allocation_return(
+        allocations.allocation_return(
             actor=actor, shop=shop, allocation_id=allocation.pk, variant_id=variant.pk, quantity=2
         )
 
@@ -347,14 +347,14 @@ def test_a_released_reservation_cannot_become_an_order(shop, selling, east, acto
 
 def test_backordered_units_ship_only_once_received(shop, selling, east, actor) -> None:
     [variant] = make_variants(shop, channel=selling, allow_backorder=True)
-    allocation = reservations.stock_allocate(
+    allocation = allocations.stock_allocate(
         actor=actor, shop=shop, channel=selling, reference="order:9", lines=[(variant.pk, 2)]
     )
 
     with pytest.raises(InsufficientStock):
-        reservations.allocation_ship(actor=actor, shop=shop, allocation_id=allocation.pk)
+        allocations.allocation_ship(actor=actor, shop=shop, allocation_id=allocation.pk)
     stock(variant, east, 2)
-    reservations.allocation_ship(actor=actor, shop=shop, allocation_id=allocation.pk)
+    allocations.allocation_ship(actor=actor, shop=shop, allocation_id=allocation.pk)
 
     assert _buckets(variant, east) == (0, 0, 0)
     _balanced()
@@ -363,12 +363,12 @@ def test_backordered_units_ship_only_once_received(shop, selling, east, actor) -
 def test_an_allocation_reference_is_used_once(shop, selling, east, actor) -> None:
     [variant] = make_variants(shop, channel=selling)
     stock(variant, east, 5)
-    reservations.stock_allocate(
+    allocations.stock_allocate(
         actor=actor, shop=shop, channel=selling, reference="order:1", lines=[(variant.pk, 1)]
     )
 
     with pytest.raises(Conflict) as caught:
-        reservations.stock_allocate(
+        allocations.stock_allocate(
             actor=actor, shop=shop, channel=selling, reference="order:1", lines=[(variant.pk, 1)]
         )
 
@@ -382,13 +382,13 @@ def test_shipping_needs_orders_manage(shop, selling, east, actor) -> None:
 
     [variant] = make_variants(shop, channel=selling)
     stock(variant, east, 5)
-    allocation = reservations.stock_allocate(
+    allocation = allocations.stock_allocate(
         actor=actor, shop=shop, channel=selling, reference="order:1", lines=[(variant.pk, 1)]
     )
     clerk = Actor(kind="user", key="user:9", shop_id=shop.pk, permissions={"inventory.manage"})
 
     with pytest.raises(PermissionDenied):
-        reservations.allocation_ship(actor=clerk, shop=shop, allocation_id=allocation.pk)
+        allocations.allocation_ship(actor=clerk, shop=shop, allocation_id=allocation.pk)
 
     assert _buckets(variant, east) == (5, 0, 1)
 
@@ -406,3 +406,29 @@ def test_lines_record_what_they_hold(shop, selling, east) -> None:
         LineStatus.ACTIVE,
     )
     assert line.expires_at == reservation.expires_at
+
+
+def test_a_return_of_a_variant_the_order_did_not_hold_is_refused(
+    shop, selling, east, west, actor
+) -> None:
+    shipped, other = make_variants(shop, 2, channel=selling)
+    stock(shipped, east, 2)
+    allocation = allocations.stock_allocate(
+        actor=actor, shop=shop, channel=selling, reference="order:1", lines=[(shipped.pk, 1)]
+    )
+    allocations.allocation_ship(actor=actor, shop=shop, allocation_id=allocation.pk)
+    levels = StockLevel.objects.count()
+
+    with pytest.raises(Conflict) as caught:
+        allocations.allocation_return(
+            actor=actor,
+            shop=shop,
+            allocation_id=allocation.pk,
+            variant_id=other.pk,
+            quantity=1,
+            location_id=west.pk,
+        )
+
+    assert caught.value.code == "allocation_exceeded"
+    assert StockLevel.objects.count() == levels
+    _balanced()

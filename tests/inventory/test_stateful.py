@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 )
 
 from merchantry.core.actors import SYSTEM_ACTOR
-from merchantry.inventory import reservations, services
+from merchantry.inventory import allocations, reservations, services
 from merchantry.inventory.errors import InsufficientStock
 from merchantry.inventory.models import (
     Reservation,
@@ -192,7 +192,7 @@ class StockMachine(RuleBasedStateMachine):
         if not order.pk or not order.open:
             return
         try:
-            reservations.allocation_ship(actor=SYSTEM_ACTOR, shop=self.shop, allocation_id=order.pk)
+            allocations.allocation_ship(actor=SYSTEM_ACTOR, shop=self.shop, allocation_id=order.pk)
         except InsufficientStock:
             # Only units promised on backorder wait for stock.
             assert order.variant == self.backordered.pk
@@ -206,7 +206,7 @@ class StockMachine(RuleBasedStateMachine):
     def cancel(self, order: Order) -> None:
         if not order.pk:
             return
-        reservations.allocation_cancel(actor=SYSTEM_ACTOR, shop=self.shop, allocation_id=order.pk)
+        allocations.allocation_cancel(actor=SYSTEM_ACTOR, shop=self.shop, allocation_id=order.pk)
         self.allocated[order.variant] -= order.open
         order.open = 0
 
@@ -214,7 +214,7 @@ class StockMachine(RuleBasedStateMachine):
     def give_back(self, order: Order, quantity: int) -> None:
         if not order.pk or order.shipped - order.returned < quantity:
             return
-        reservations.allocation_return(
+        allocations.allocation_return(
             actor=SYSTEM_ACTOR,
             shop=self.shop,
             allocation_id=order.pk,
