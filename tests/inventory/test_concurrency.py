@@ -270,3 +270,64 @@ def test_sqlite_one_idempotency_key_sent_twice_at_once_changes_stock_once(
     sqlite_only, shop, east
 ) -> None:
     _same_key_at_once(shop, east)
+
+
+@pytest.mark.postgres
+@pytest.mark.real_queue
+@pytest.mark.django_db(transaction=True)
+def test_pg_a_listing_locked_elsewhere_defers_the_flag_not_the_sale(
+    shop, channel, east, settings
+) -> None:
+    # given the last unit of a product whose listing another transaction holds
+    # (as catalog does while publishing), and a short lock timeout
+    from django.db import transaction
+    from django_tasks import default_task_backend
+
+    from merchantry.catalog.models import ProductChannelListing
+    from merchantry.inventory.tasks import refresh_listings
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    sell_from(channel, east)
+    [variant] = make_variants(shop, channel=channel)
+    stock(variant, east, 1)
+    listing = ProductChannelListing.objects.get(product_id=variant.product_id)
+    assert listing.in_stock is True
+    held, done = threading.Event(), threading.Event()
+
+    def hold_the_listing() -> None:
+        try:
+            with transaction.atomic():
+                ProductChannelListing.objects.select_for_update().get(pk=listing.pk)
+                held.set()
+                done.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_listing)
+    holder.start()
+    assert held.wait(timeout=30)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '200ms'")
+    try:
+        # when a buyer takes the last unit (its availability flips to zero)
+        reservations.reserve(
+            actor=SYSTEM_ACTOR, shop=shop, channel=channel, owner="c", lines=[(variant.pk, 1)]
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+        done.set()
+        holder.join()
+
+    # then the sale stands, and the flag is left to a job enqueued after commit
+    assert StockLevel.objects.get(variant=variant).reserved == 1
+    assert ProductChannelListing.objects.get(pk=listing.pk).in_stock is True
+    deferred = [
+        result.kwargs["product_ids"]
+        for result in default_task_backend.results
+        if result.task.module_path == refresh_listings.module_path
+    ]
+    assert deferred == [[variant.product_id]]
+    refresh_listings.call(product_ids=[variant.product_id])
+    assert ProductChannelListing.objects.get(pk=listing.pk).in_stock is False
+    _assert_sound()

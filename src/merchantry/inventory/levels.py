@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Least
 from django.utils import timezone
@@ -36,6 +37,7 @@ from django.utils import timezone
 from merchantry.catalog.models import ProductVariant
 from merchantry.core.actors import Actor
 from merchantry.core.events import record_event
+from merchantry.core.logging import get_logger
 from merchantry.inventory.availability import refresh_in_stock
 from merchantry.inventory.errors import InsufficientStock, Shortage
 from merchantry.inventory.models import (
@@ -50,6 +52,7 @@ from merchantry.tenancy.models import Shop
 __all__ = ["LOW_STOCK_EVENT", "StockBatch", "VariantInfo", "actor_key", "variant_infos"]
 
 LOW_STOCK_EVENT = "inventory.low_stock"
+logger = get_logger(__name__)
 Key = tuple[int, int]  # (variant id, location id)
 
 
@@ -135,8 +138,8 @@ class StockBatch:
         wanted = set(keys) | set(create)
         missing = sorted(set(create))
         if missing:
-            # Inserted before any row is locked, in key order: two batches
-            # creating the same level wait for each other here, holding nothing.
+            # Inserted before any level is locked, in key order: two batches
+            # creating the same level wait for each other here, holding no level.
             StockLevel.objects.bulk_create(
                 [StockLevel(shop=self.shop, variant_id=v, location_id=loc) for v, loc in missing],
                 ignore_conflicts=True,
@@ -314,12 +317,32 @@ class StockBatch:
                 if _state(level, self.variants[level.variant_id]) != self._before.get(level.pk)
             ]
         if flipped:
-            refresh_in_stock(
+            _refresh_listings(
                 {self.variants[level.variant_id].product_id for level in flipped},
                 now=self.now,
                 location_ids={level.location_id for level in flipped},
             )
         return movements
+
+
+def _refresh_listings(
+    product_ids: set[int], *, now: datetime, location_ids: set[int] | None
+) -> None:
+    """
+    Refresh ``in_stock`` in a savepoint. Catalog may lock the same listings
+    in another order (publishing a product locks its new listing first); if
+    the database breaks such a deadlock (or a lock timeout strikes) against
+    us, the stock change must still stand: the flags are then recomputed by
+    a job once this transaction commits.
+    """
+    try:
+        with transaction.atomic():
+            refresh_in_stock(product_ids, now=now, location_ids=location_ids)
+    except OperationalError:
+        from merchantry.inventory.tasks import refresh_listings  # tasks import this module
+
+        logger.warning("in_stock_refresh_deferred", products=len(product_ids))
+        refresh_listings.enqueue_on_commit(product_ids=sorted(product_ids))
 
 
 def raise_low_stock(

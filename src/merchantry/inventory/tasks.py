@@ -1,14 +1,16 @@
-"""Inventory jobs: giving back expired checkout holds, forgetting old idempotency keys."""
+"""Inventory jobs: expired checkout holds, deferred in_stock refreshes, old idempotency keys."""
 
 from __future__ import annotations
 
 import time
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from merchantry.core.jobs import job, periodic
 from merchantry.core.logging import get_logger
+from merchantry.inventory.availability import refresh_in_stock
 from merchantry.inventory.models import IdempotencyRecord
 from merchantry.inventory.reservations import reservations_expire
 
@@ -32,6 +34,13 @@ def release_expired_reservations() -> int:
     if released:
         logger.info("reservations_expired", released=released)
     return released
+
+
+@job()
+def refresh_listings(product_ids: list[int]) -> int:
+    """Recompute the products' ``in_stock`` flags; return how many changed."""
+    with transaction.atomic():
+        return refresh_in_stock(product_ids, now=timezone.now())
 
 
 @periodic(every=timedelta(hours=1))
