@@ -31,6 +31,7 @@ from merchantry.tenancy.services import apikey_revoke
 from merchantry.testing import registered_plugin
 from tests.catalog.images import stored_files, upload
 from tests.factories import ChannelFactory, publishable_key, secret_key
+from tests.inventory.factories import wall_target_location
 from tests.plugins.sample_plugins import VALID_SETTINGS, sample_plugin, wall_plugin_id
 from tests.test_tenant_wall import MULTIPART, OBJECTS, fill_path
 
@@ -332,6 +333,66 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Departed facility",
         "location": "Memphis, TN",
     },
+    ("POST", "/api/v1/admin/inventory/locations"): {
+        "name": "Main warehouse",
+        "handle": "main",
+        "is_active": True,
+        "can_ship": True,
+        "can_pickup": False,
+        "line1": "1 Main Street",
+        "line2": "Dock 4",
+        "city": "Springfield",
+        "postal_code": "62701",
+        "country": "US",
+        "subdivision": "IL",
+        "phone": "+1 555 0100",
+    },
+    ("PATCH", "/api/v1/admin/inventory/locations/{location_id}"): {
+        "name": "Renamed",
+        "handle": "renamed",
+        "is_active": False,
+        "can_ship": False,
+        "can_pickup": True,
+        "line1": "2 Side Street",
+        "line2": "",
+        "city": "Lyon",
+        "postal_code": "69001",
+        "country": "FR",
+        "subdivision": "ARA",
+        "phone": "+33 4 00 00 00",
+    },
+    ("POST", "/api/v1/admin/inventory/locations/{location_id}/bulk-set"): {
+        "items": [{"sku": "WALL-BULK", "on_hand": 3}],
+        "reference": "erp:1",
+        "note": "nightly sync",
+    },
+    ("PUT", "/api/v1/admin/inventory/channels/{channel_id}"): {
+        "location_ids": ["SHOP_LOCATION"],
+        "allocation_strategy": "most_stock",
+        "show_quantity": True,
+        "reservation_minutes": 20,
+    },
+    ("PATCH", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}"): {
+        "low_stock_threshold": 2,
+        "backorder_limit": 10,
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/adjust"): {
+        "delta": -2,
+        "reason": "adjust",
+        "reference": "audit:7",
+        "note": "damaged in transit",
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/set"): {
+        "on_hand": 4,
+        "reference": "count:1",
+        "note": "cycle count",
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/transfer"): {
+        "to_location_id": "SHOP_LOCATION",
+        "quantity": 2,
+        "reference": "rebalance:1",
+        "note": "move to the front store",
+    },
 }
 
 # Operations taking a file upload (multipart/form-data): a valid upload, its
@@ -344,8 +405,10 @@ VALID_UPLOADS: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 
-# "SHOP_CHANNEL" in a body stands for a channel of the shop under test.
+# "SHOP_CHANNEL" in a body stands for a channel of the shop under test,
+# "SHOP_LOCATION" (also inside lists) for one of its stock locations.
 SHOP_CHANNEL = "SHOP_CHANNEL"
+SHOP_LOCATION = "SHOP_LOCATION"
 
 # Free-text fields where 10,000 characters are fine (rich text): they are
 # tried with 200,000 instead. Arrays of free text, where any short string is a
@@ -429,6 +492,32 @@ UNKNOWN_REFERENCES: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"channel_id": "999999"},
         {"channel_id": "OTHER_CHANNEL"},
         {"channel_id": "not-an-id"},
+    ],
+    ("PUT", "/api/v1/admin/inventory/channels/{channel_id}"): [
+        {"location_ids": ["999999"]},
+        {"location_ids": ["not-an-id"]},
+        {"location_ids": ["SHOP_LOCATION", "SHOP_LOCATION"]},
+    ],
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/transfer"): [
+        {"to_location_id": "999999", "quantity": 1},
+        {"to_location_id": "not-an-id", "quantity": 1},
+        {"to_location_id": "SHOP_LOCATION", "quantity": 0},
+        {"to_location_id": "SHOP_LOCATION", "quantity": -1},
+        {"to_location_id": "SHOP_LOCATION", "quantity": 1.5},
+    ],
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/adjust"): [
+        {"delta": 0},
+        {"delta": 1.5},
+        {"delta": -1, "reason": "receive"},
+    ],
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/set"): [
+        {"on_hand": -1},
+        {"on_hand": 2.5},
+    ],
+    ("POST", "/api/v1/admin/inventory/locations/{location_id}/bulk-set"): [
+        {"items": [{"sku": "NO-SUCH-SKU", "on_hand": 1}]},
+        {"items": [{"sku": "WALL-BULK", "on_hand": -1}]},
+        {"items": [{"sku": "WALL-BULK", "on_hand": 1}, {"sku": "WALL-BULK", "on_hand": 2}]},
     ],
 }
 
@@ -613,11 +702,17 @@ def _send(client: Client, method: str, url: str, payload: Any, *, raw: bool = Fa
 
 
 def _with_channel(shop: Shop, body: Any) -> Any:
-    """Return ``body`` with SHOP_CHANNEL replaced by the id of a channel of ``shop``."""
-    if not isinstance(body, dict) or SHOP_CHANNEL not in body.values():
-        return body
-    channel = Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
-    return {k: str(channel.pk) if v == SHOP_CHANNEL else v for k, v in body.items()}
+    """Return ``body`` with SHOP_CHANNEL and SHOP_LOCATION replaced by ids of ``shop``'s."""
+    if isinstance(body, list):
+        return [_with_channel(shop, item) for item in body]
+    if isinstance(body, dict):
+        return {k: _with_channel(shop, v) for k, v in body.items()}
+    if body == SHOP_CHANNEL:
+        channel = Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+        return str(channel.pk)
+    if body == SHOP_LOCATION:
+        return str(wall_target_location(shop).pk)
+    return body
 
 
 def _assert_rejected(response, case: str) -> None:
@@ -661,6 +756,7 @@ def test_bad_bodies_are_4xx_problems_and_write_nothing(shop, admin_client, metho
         pytest.fail(f"add a valid body for {method} {path} to VALID_BODIES of {__name__}")
     url = _path_for(shop, path)
     Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+    wall_target_location(shop)
     admin_client.get("/api/v1/admin/shop")  # the key's use is recorded now, not mid-test
     before = _db_state()
     cases = [
@@ -733,6 +829,7 @@ def test_unknown_references_are_4xx_and_write_nothing(
 ) -> None:
     url = _path_for(shop, path)
     Channel.objects.for_shop(shop).first() or ChannelFactory(shop=shop, slug="web")
+    wall_target_location(shop)
     admin_client.get("/api/v1/admin/shop")
     before = _db_state()
 

@@ -18,6 +18,7 @@ from django.test import Client
 
 from merchantry.accounts.models import Membership, Role
 from merchantry.catalog.models import Category, Collection, Product
+from merchantry.inventory.models import StockLocation
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from tests.factories import (
@@ -90,6 +91,9 @@ OPERATIONS = [
     Op("POST", "/categories", Perm.CATALOG_MANAGE, {"name": "New"}, Category),
     Op("GET", "/collections", Perm.CATALOG_VIEW),
     Op("POST", "/collections", Perm.CATALOG_MANAGE, {"title": "New"}, Collection),
+    Op("GET", "/inventory/levels", Perm.INVENTORY_VIEW),
+    Op("GET", "/inventory/channels/{channel}", Perm.INVENTORY_VIEW),
+    Op("POST", "/inventory/locations", Perm.INVENTORY_MANAGE, {"name": "New"}, StockLocation),
 ]
 
 

@@ -35,10 +35,11 @@ from merchantry.accounts.models import (
     Role,
 )
 from merchantry.api.v1 import api
-from merchantry.catalog.models import Attribute, Category, Collection, Product
+from merchantry.catalog.models import Attribute, Category, Collection, Product, ProductVariant
 from merchantry.catalog.models_io import CatalogTransfer
 from merchantry.core.actors import SYSTEM_ACTOR
 from merchantry.core.models import AuditEvent
+from merchantry.inventory.models import StockLevel, StockLocation, StockMovement
 from merchantry.plugins.models import PluginInstallation
 from merchantry.shipping.models import Shipment, ShippingZone
 from merchantry.tenancy.keys import CUSTOMER_TOKEN_PREFIX, new_key
@@ -68,6 +69,12 @@ from tests.factories import (
     builtin_role,
     publishable_key,
     secret_key,
+)
+from tests.inventory.factories import (
+    wall_bulk_location,
+    wall_level,
+    wall_level_path,
+    wall_location,
 )
 from tests.plugins.sample_plugins import (
     VALID_SETTINGS,
@@ -192,6 +199,14 @@ OBJECTS: dict[str, Callable[[Shop], Model]] = {
     "/api/v1/admin/shipping/methods/{method_id}": wall_method,
     "/api/v1/admin/shipments/{shipment_id}": wall_shipment,
     "/api/v1/admin/shipments/{shipment_id}/tracking-events": wall_shipment,
+    "/api/v1/admin/inventory/locations/{location_id}": wall_location,
+    "/api/v1/admin/inventory/locations/{location_id}/bulk-set": wall_bulk_location,
+    "/api/v1/admin/inventory/channels/{channel_id}": _channel,
+    "/api/v1/admin/inventory/variants/{variant_id}/levels": wall_variant,
+    "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}": wall_level,
+    "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/adjust": wall_level,
+    "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/set": wall_level,
+    "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/transfer": wall_level,
 }
 
 # Paths whose parameters are not just the object's pk: path -> the values of
@@ -205,6 +220,7 @@ PATH_VALUES: dict[str, Callable[[Model], tuple[Any, ...]]] = {
     ),
     "/api/v1/store/categories/{handle}": lambda category: (category.handle,),
     "/api/v1/store/collections/{handle}": lambda collection: (collection.handle,),
+    **{path: wall_level_path for path, make in OBJECTS.items() if make is wall_level},
 }
 
 # List path -> the rows of a shop that list could show. Whoever adds a list
@@ -236,6 +252,10 @@ LISTS: dict[str, Callable[[Shop], QuerySet]] = {
     ),
     "/api/v1/admin/shipping/zones": lambda shop: ShippingZone.objects.for_shop(shop),
     "/api/v1/admin/shipments": lambda shop: Shipment.objects.for_shop(shop),
+    "/api/v1/admin/inventory/locations": lambda shop: StockLocation.objects.for_shop(shop),
+    "/api/v1/admin/inventory/levels": lambda shop: StockLevel.objects.for_shop(shop),
+    "/api/v1/admin/inventory/movements": lambda shop: StockMovement.objects.for_shop(shop),
+    "/api/v1/store/availability": lambda shop: ProductVariant.objects.for_shop(shop),
 }
 
 # Lists whose items' "id" is another field of the rows than the pk.
@@ -290,6 +310,31 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/admin/shipments/{shipment_id}/tracking-events"): {
         "status": "delivered",
         "occurred_at": "2025-01-01T00:00:00Z",
+    },
+    ("PATCH", "/api/v1/admin/inventory/locations/{location_id}"): {
+        "name": "hijacked",
+        "is_active": False,
+    },
+    ("POST", "/api/v1/admin/inventory/locations/{location_id}/bulk-set"): {
+        "items": [{"sku": "WALL-BULK", "on_hand": 0}]
+    },
+    ("PUT", "/api/v1/admin/inventory/channels/{channel_id}"): {
+        "location_ids": [],
+        "show_quantity": True,
+    },
+    ("PATCH", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}"): {
+        "low_stock_threshold": 1,
+        "backorder_limit": 0,
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/adjust"): {
+        "delta": -1
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/set"): {
+        "on_hand": 0
+    },
+    ("POST", "/api/v1/admin/inventory/variants/{variant_id}/levels/{location_id}/transfer"): {
+        "to_location_id": "1",
+        "quantity": 1,
     },
 }
 

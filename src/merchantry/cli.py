@@ -301,6 +301,9 @@ Shops, channels, staff and keys (see `merchantry <command> --help`):
                 [--permissions all|catalog.view,...] --name LABEL   (prints only the key)
   apikey revoke --shop SLUG PREFIX_OR_ID | apikey list --shop SLUG
 
+Inventory:
+  inventory verify [--shop SLUG]    check stock levels against the ledger (exit 1 on a difference)
+
 Plugins:
   plugins list | plugins health [--shop SLUG]
   plugin new NAME [--dir PATH]      scaffold a plugin package

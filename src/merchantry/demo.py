@@ -14,7 +14,9 @@ It makes:
 - a "Domestic" shipping zone (the United States) for the channel, with a
   flat-rate "Standard" method;
 - a catalog of :data:`DEMO_PRODUCTS` products (categories, options, variants,
-  prices, a generated image each) published on the channel, made once.
+  prices, a generated image each) published on the channel, made once;
+- the stock location ``main`` (Main warehouse) the channel sells from, with
+  25 units of every variant that has no stock there yet.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from django.db import transaction
 
 from merchantry.accounts.models import Membership
 from merchantry.accounts.services import membership_create, superuser_ensure
-from merchantry.catalog.models import Product
+from merchantry.catalog.models import Product, ProductVariant
 from merchantry.catalog.seed import seed_catalog
 from merchantry.core.actors import SYSTEM_ACTOR
+from merchantry.inventory.models import ChannelLocation, StockLevel, StockLocation
+from merchantry.inventory.services import channel_locations_set, location_create, stock_receive
 from merchantry.shipping.models import ShippingZone
 from merchantry.shipping.services import method_create, zone_create
 from merchantry.tenancy.models import ApiKey, ApiKeyKind, Channel, ChannelKind, Shop
@@ -34,6 +38,7 @@ from merchantry.tenancy.services import apikey_create, channel_create, shop_crea
 
 __all__ = [
     "DEMO_CHANNEL_SLUG",
+    "DEMO_LOCATION_HANDLE",
     "DEMO_ORIGINS",
     "DEMO_PRODUCTS",
     "DEMO_PUBLISHABLE_KEY_NAME",
@@ -52,6 +57,8 @@ DEMO_PUBLISHABLE_KEY_NAME = "Demo storefront"
 DEMO_SECRET_KEY_NAME = "Demo integration"  # noqa: S105 (a label, not a key)
 DEMO_ZONE_NAME = "Domestic"
 DEMO_PRODUCTS = 60
+DEMO_LOCATION_HANDLE = "main"
+DEMO_STOCK = 25
 
 
 def _staff_lines(created: bool, email: str, password: str | None) -> list[str]:
@@ -151,6 +158,35 @@ def _ensure_shipping(shop: Shop, channel: Channel) -> None:
     )
 
 
+def _ensure_stock(shop: Shop, channel: Channel) -> list[str]:
+    location = StockLocation.objects.for_shop(shop).filter(handle=DEMO_LOCATION_HANDLE).first()
+    if location is None:
+        location = location_create(
+            actor=SYSTEM_ACTOR,
+            shop=shop,
+            name="Main warehouse",
+            handle=DEMO_LOCATION_HANDLE,
+            country=shop.default_country,
+        )
+    if not ChannelLocation.objects.filter(channel=channel).exists():
+        channel_locations_set(
+            actor=SYSTEM_ACTOR, shop=shop, channel_id=channel.pk, location_ids=[location.pk]
+        )
+    stocked = StockLevel.objects.filter(location=location).values("variant_id")
+    for variant in ProductVariant.objects.for_shop(shop).exclude(pk__in=stocked):
+        stock_receive(
+            actor=SYSTEM_ACTOR,
+            shop=shop,
+            variant_id=variant.pk,
+            location_id=location.pk,
+            quantity=DEMO_STOCK,
+            note="demo stock",
+        )
+    return [
+        f"Stock location {location.handle!r} ({location.name}) supplies channel {channel.slug!r}."
+    ]
+
+
 def seed_demo() -> list[str]:
     """Create the demo data that is missing; return lines to show the user."""
     with transaction.atomic():
@@ -176,4 +212,5 @@ def seed_demo() -> list[str]:
             )
             lines.append(f"Demo catalog: {report.products} products, {report.variants} variants.")
         lines += _key_lines(shop, channel)
+        lines += _ensure_stock(shop, channel)
     return lines

@@ -14,6 +14,7 @@ from merchantry.catalog import api as catalog_api
 from merchantry.catalog import api_io as catalog_io_api
 from merchantry.catalog import api_media as catalog_media_api
 from merchantry.catalog import api_taxonomy as taxonomy_api
+from merchantry.inventory import api as inventory_api
 from merchantry.plugins import api as plugins_api
 from merchantry.shipping import api as shipping_api
 from merchantry.tenancy import api as tenancy_api
@@ -60,12 +61,14 @@ admin.add_router("", catalog_api.admin_router)
 admin.add_router("", catalog_media_api.admin_router)
 admin.add_router("", taxonomy_api.admin_router)
 admin.add_router("", shipping_api.admin_router)
+admin.add_router("", inventory_api.admin_router)
 
 store = Router(auth=store_auth)
 store.add_router("", accounts_api.store_router)
 store.add_router("", catalog_api.store_router)
 store.add_router("", taxonomy_api.store_router)
 store.add_router("", shipping_api.store_router)
+store.add_router("", inventory_api.store_router)
 
 api.add_router("/admin/", admin)
 api.add_router("/store/", store)
