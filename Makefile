@@ -37,6 +37,9 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/merchantry makemigrations --check --dry-run
 
+# Two workers: the suite runs in half the time on a 2-core machine.
+PYTEST_ARGS ?= -n 2
+
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 

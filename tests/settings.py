@@ -8,6 +8,14 @@ import tempfile
 
 os.environ.setdefault("MERCHANTRY_DATA_DIR", tempfile.mkdtemp(prefix="merchantry-tests-"))
 
+# Under pytest-xdist each worker gets a Redis database of its own (15, 14, ...
+# down from the one given), since tests clear the cache and the queues.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    if _db.isdigit() and int(_db) >= int(_worker[2:]):
+        os.environ["REDIS_URL"] = f"{_base}/{int(_db) - int(_worker[2:])}"
+
 from merchantry.settings import *  # noqa: F403
 from merchantry.settings import ALLOWED_HOSTS
 
