@@ -16,8 +16,8 @@ if _worker.startswith("gw") and os.environ.get("REDIS_URL"):
     if _db.isdigit() and int(_db) >= int(_worker[2:]):
         os.environ["REDIS_URL"] = f"{_base}/{int(_db) - int(_worker[2:])}"
 
-from merchantry.settings import *  # noqa: F403
-from merchantry.settings import ALLOWED_HOSTS
+from merchantry.settings import *  # noqa: F403, E402
+from merchantry.settings import ALLOWED_HOSTS  # noqa: E402
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 # The manifest storage needs `collectstatic`; tests render templates without it.
