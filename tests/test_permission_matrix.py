@@ -19,6 +19,7 @@ from django.test import Client
 from merchantry.accounts.models import Membership, Role
 from merchantry.catalog.models import Category, Collection, Product
 from merchantry.inventory.models import StockLocation
+from merchantry.shipping.models import Shipment, ShippingZone
 from merchantry.tenancy.models import ApiKey, Channel, Domain, Shop
 from merchantry.tenancy.permissions import BUILTIN_ROLES, Perm
 from tests.factories import (
@@ -94,6 +95,22 @@ OPERATIONS = [
     Op("GET", "/inventory/levels", Perm.INVENTORY_VIEW),
     Op("GET", "/inventory/channels/{channel}", Perm.INVENTORY_VIEW),
     Op("POST", "/inventory/locations", Perm.INVENTORY_MANAGE, {"name": "New"}, StockLocation),
+    Op("GET", "/shipping/zones", Perm.SHIPPING_VIEW),
+    Op(
+        "POST",
+        "/shipping/zones",
+        Perm.SHIPPING_MANAGE,
+        {"name": "New", "countries": ["US"]},
+        ShippingZone,
+    ),
+    Op("GET", "/shipments", Perm.ORDERS_VIEW),
+    Op(
+        "POST",
+        "/shipments",
+        Perm.ORDERS_MANAGE,
+        {"order_id": "o-1", "lines": [{"order_line_id": "l-1", "quantity": 1}]},
+        Shipment,
+    ),
 ]
 
 
