@@ -95,3 +95,25 @@ def test_serve_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert "scheduler_started" in output
     assert "Traceback" not in output
     assert not _port_open(port)
+
+
+def test_web_workers_freeze_the_loaded_heap(tmp_path: Path) -> None:
+    # given the gunicorn settings of `merchantry serve`
+    env = subprocess_env(MERCHANTRY_DATA_DIR=str(tmp_path / "data"))
+    script = (
+        "import gc, merchantry.gunicorn_conf as conf; "
+        "before = gc.get_freeze_count(); conf.post_worker_init(None); "
+        "print(before, gc.get_freeze_count(), gc.get_threshold()[0])"
+    )
+
+    # when a worker has loaded the application
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+
+    # then what it loaded is frozen: full collections no longer walk it
+    assert done.returncode == 0, done.stderr
+    before, after, threshold = map(int, done.stdout.split())
+    assert before == 0
+    assert after > 10_000
+    assert threshold == 700

@@ -5,6 +5,7 @@ Threads (``gthread``) rather than more processes: Django views wait on the
 database and on payment providers much more than they compute.
 """
 
+import gc
 import sys
 
 from merchantry.cli import bootstrap
@@ -40,3 +41,19 @@ control_socket_disable = True
 # from nobody unless the operator says a proxy stands in front.
 forwarded_allow_ips = "*" if _config.trust_proxy_headers else ""
 proc_name = "merchantry-web"
+
+
+
+def post_worker_init(worker: object) -> None:
+    """Keep the garbage collector's full passes off the request path.
+
+    Once Django is loaded a worker holds a few hundred thousand long-lived
+    objects (modules, URL patterns, schemas), and every full collection
+    walked them all, pausing requests for tens of milliseconds: the Store
+    API's p99 at 32 clients was 150-370 ms while its p90 was 25 ms. Frozen
+    after loading, they are never scanned again. The thresholds stay as they
+    are: a larger first generation made each young collection long enough to
+    show in the p99 of a single client.
+    """
+    gc.collect()
+    gc.freeze()

@@ -136,7 +136,7 @@ DATABASES = {"default": _db}
 if CONFIG.redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "merchantry.core.redis_cache.RedisCache",
             "LOCATION": CONFIG.redis_url,
             "KEY_PREFIX": "merchantry",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

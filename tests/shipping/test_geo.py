@@ -126,3 +126,27 @@ def test_regions_without_a_country_prefix_get_one() -> None:
     assert geo.normalize_region("US", "ca") == "US-CA"
     assert geo.normalize_region("US", "US-CA") == "US-CA"
     assert geo.normalize_region("US", " ") == ""
+
+
+@pytest.mark.parametrize(
+    ("narrower", "broader"),
+    [
+        ("10012", "10010..10019"),
+        ("10010..10019", "10000..19999"),
+        ("SW1A1AA", "SW1???"),
+        ("SW1???", "SW*"),
+        ("SW1A?AA", "SW1A*"),
+        ("A0A..A9Z", "A*"),
+        ("10000..19999", "1*"),
+    ],
+)
+def test_a_narrower_postal_pattern_covers_fewer_codes(narrower: str, broader: str) -> None:
+    assert geo.postal_pattern_breadth(narrower) < geo.postal_pattern_breadth(broader)
+
+
+def test_the_narrowest_matching_pattern_of_an_area_counts() -> None:
+    area = geo.ZoneArea(("US",), (), ("10000..19999", "10012", "2*"))
+
+    assert geo.postal_code_breadth(area, "10012") == 1
+    assert geo.postal_code_breadth(area, "10013") == 10_000
+    assert geo.postal_code_breadth(area, "30000") is None

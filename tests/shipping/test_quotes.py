@@ -92,9 +92,35 @@ def test_postal_ranges_and_patterns_beat_subdivisions(shop, channel) -> None:
         make_method(zone, name=f"{zone.name} rate")
 
     assert quote(channel, region="US-NY", postal_code="10001").zone == city
-    assert quote(channel, region="US-NY", postal_code="10012").zone in (city, soho)
+    assert quote(channel, region="US-NY", postal_code="10012").zone == soho
     assert quote(channel, region="US-NY", postal_code="12207").zone == state
     assert quote(channel, region="US-NY", postal_code="10299-1234").zone == city
+
+
+def test_the_narrowest_postal_pattern_wins_whatever_the_zones_age(shop, channel) -> None:
+    # given zones made broadest first and narrowest last, so age cannot decide
+    london = make_zone(
+        shop, name="London", countries=("GB",), postal_codes=["E*", "SW*"], channels=(channel,)
+    )
+    sw1 = make_zone(
+        shop, name="SW1", countries=("GB",), postal_codes=["SW1????"], channels=(channel,)
+    )
+    palace = make_zone(
+        shop, name="Palace", countries=("GB",), postal_codes=["SW1A1AA"], channels=(channel,)
+    )
+    wide = make_zone(shop, name="Wide", postal_codes=["10000..19999"], channels=(channel,))
+    narrow = make_zone(shop, name="Narrow", postal_codes=["10010..10019"], channels=(channel,))
+    for zone in (london, sw1, palace, wide, narrow):
+        make_method(zone, name=f"{zone.name} rate")
+
+    # then an exact code beats a wildcard, a short wildcard a long one,
+    # and a short range a long one
+    assert quote(channel, country="GB", postal_code="SW1A 1AA").zone == palace
+    assert quote(channel, country="GB", postal_code="SW1A 2AA").zone == sw1
+    assert quote(channel, country="GB", postal_code="SW7 2BX").zone == london
+    assert quote(channel, country="GB", postal_code="E1 6AN").zone == london
+    assert quote(channel, region="US-NY", postal_code="10012").zone == narrow
+    assert quote(channel, region="US-NY", postal_code="10112").zone == wide
 
 
 def test_between_equally_specific_zones_the_narrower_then_the_oldest_wins(shop, channel) -> None:

@@ -70,5 +70,7 @@ store.add_router("", taxonomy_api.store_router)
 store.add_router("", shipping_api.store_router)
 store.add_router("", inventory_api.store_router)
 
-api.add_router("/admin/", admin)
+# The Store first: its requests are the most frequent, and URL resolution
+# tries the routes in order.
 api.add_router("/store/", store)
+api.add_router("/admin/", admin)

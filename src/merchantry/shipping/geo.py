@@ -44,6 +44,8 @@ __all__ = [
     "is_subdivision",
     "match_level",
     "normalize_postal_code",
+    "postal_code_breadth",
+    "postal_pattern_breadth",
     "normalize_region",
     "postal_code_matches",
     "subdivision_ancestors",
@@ -139,6 +141,48 @@ def postal_code_matches(pattern: str, code: str) -> bool:
     if "*" in pattern or "?" in pattern:
         return _wildcard(pattern).fullmatch(code) is not None
     return pattern == code
+
+
+# Letters and digits: how many characters one position of a postal code may be.
+_POSITION_CHOICES = 36
+# What "*" stands for when counting the codes a pattern covers: a run of
+# characters long enough that any pattern with "*" counts as broad.
+_STAR_CODES = _POSITION_CHOICES**6
+
+
+def _code_number(code: str) -> int:
+    return int(code, _POSITION_CHOICES)
+
+
+def postal_pattern_breadth(pattern: str) -> int:
+    """
+    Return about how many postal codes the normalized ``pattern`` covers: 1
+    for one exact code, the width of a range, 36 per ``?`` of a wildcard.
+
+    Only the order matters: among zones that cover an address equally (by
+    postal code), the one whose matching pattern covers fewest codes is the
+    most specific.
+    """
+    if ".." in pattern:
+        low, _, high = pattern.partition("..")
+        if low.isdigit() and high.isdigit():
+            return int(high) - int(low) + 1
+        return _code_number(high) - _code_number(low) + 1
+    breadth = 1
+    for char in pattern:
+        if char == "?":
+            breadth *= _POSITION_CHOICES
+        elif char == "*":
+            breadth *= _STAR_CODES
+    return breadth
+
+
+def postal_code_breadth(area: ZoneArea, postal_code: str) -> int | None:
+    """The breadth of the narrowest pattern of ``area`` that covers the code, if any."""
+    breadths = [
+        postal_pattern_breadth(p) for p in area.postal_codes if postal_code_matches(p, postal_code)
+    ]
+    return min(breadths) if breadths else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,7 +244,7 @@ def _zones(channel: Channel) -> list[ShippingZone]:
 def _best_zone(zones: Sequence[ShippingZone], address: Address) -> ShippingZone | None:
     postal = geo.normalize_postal_code(address.postal_code)
     region = geo.normalize_region(address.country, address.region)
-    best: tuple[tuple[int, int, int], ShippingZone] | None = None
+    best: tuple[tuple[int, int, int, int], ShippingZone] | None = None
     for zone in zones:
         area = geo.ZoneArea(
             tuple(zone.countries), tuple(zone.subdivisions), tuple(zone.postal_codes)
@@ -252,7 +252,11 @@ def _best_zone(zones: Sequence[ShippingZone], address: Address) -> ShippingZone 
         level = geo.match_level(area, country=address.country, region=region, postal_code=postal)
         if not level:
             continue
-        rank = (level, -len(zone.countries), -zone.pk)
+        # Between zones that cover the address by postal code, the narrower
+        # pattern wins: an exact code over a range, a short range over a
+        # long one; then the zone of fewer countries, then the older zone.
+        breadth = geo.postal_code_breadth(area, postal) if level == geo.MATCH_POSTAL_CODE else 0
+        rank = (level, -(breadth or 0), -len(zone.countries), -zone.pk)
         if best is None or rank > best[0]:
             best = (rank, zone)
     return best[1] if best else None
