@@ -43,7 +43,6 @@ forwarded_allow_ips = "*" if _config.trust_proxy_headers else ""
 proc_name = "merchantry-web"
 
 
-
 def post_worker_init(worker: object) -> None:
     """Keep the garbage collector's full passes off the request path.
 

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # it, and preflights (answered by CORS) spend no budget.
     "merchantry.core.ratelimit.RateLimitMiddleware",
     "merchantry.core.middleware.ContentSecurityPolicyMiddleware",
+    # Cached Store catalog reads are answered here, without the layers below.
+    "merchantry.api.store_cache.StoreReadCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

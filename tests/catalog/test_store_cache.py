@@ -126,3 +126,68 @@ def test_a_publishable_key_is_looked_up_once_per_process_for_a_few_seconds(
     assert store_client.get(URL).status_code == 200  # still within the few seconds
     auth._recent_keys.clear()  # ...which have passed
     assert store_client.get(URL).status_code == 401
+
+
+# -- the early answer (merchantry.api.store_cache) -------------------------------------
+
+VARYING = {"Date", "X-Request-ID"}
+
+
+def test_a_cached_answer_carries_the_same_headers_and_body(shop, channel, store_client) -> None:
+    make_product(shop, title="Tee", channel=channel)
+    origin = {"HTTP_ORIGIN": "https://shop.example.com"}
+    for url in (f"{URL}?limit=5", f"{URL}/tee", "/api/v1/store/facets"):
+        first = store_client.get(url, **origin)
+        second = store_client.get(url, **origin)
+
+        assert first.status_code == second.status_code == 200
+        assert second.content == first.content
+        assert {k: v for k, v in second.headers.items() if k not in VARYING} == {
+            k: v for k, v in first.headers.items() if k not in VARYING
+        }, url
+
+
+def test_one_query_spelled_two_ways_is_one_entry(shop, channel, store_client) -> None:
+    make_product(shop, title="Tee", channel=channel)
+    _get(store_client, f"{URL}?limit=5&sort=-title")
+
+    assert _get(store_client, f"{URL}?sort=-title&limit=5")[1] == 1  # the key only
+
+
+def test_answers_that_differ_by_shopper_or_fail_are_never_cached(
+    shop, channel, store_client
+) -> None:
+    from tests.accounts.test_customer_support import token_for
+    from tests.factories import CustomerFactory
+
+    customer = CustomerFactory(shop=shop, email="ada@example.com")
+    # a customer's own page is not a catalog answer
+    token = token_for(store_client, customer.email)
+    me = store_client.get("/api/v1/store/customers/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert me.status_code == 200
+    assert store_client.get("/api/v1/store/customers/me").status_code == 401
+
+    # a product that is not for sale yet is a 404, and is found once published
+    product = make_product(shop, title="Late", channel=None)
+    assert store_client.get(f"{URL}/late").status_code == 404
+    services.listing_publish(
+        actor=SYSTEM_ACTOR, shop=shop, product_id=product.pk, channel_id=channel.pk
+    )
+    services.price_set(
+        actor=SYSTEM_ACTOR,
+        shop=shop,
+        variant_id=product.variants.get().pk,
+        channel_id=channel.pk,
+        price=Decimal("3.00"),
+    )
+    assert store_client.get(f"{URL}/late").status_code == 200
+
+
+def test_a_bad_or_missing_key_is_never_answered_from_the_cache(shop, channel, store_client) -> None:
+    from django.test import Client
+
+    make_product(shop, title="Tee", channel=channel)
+    _get(store_client, URL)
+
+    assert Client().get(URL).status_code == 401
+    assert Client(headers={"X-Publishable-Key": "mpk_unknown"}).get(URL).status_code == 401

@@ -35,7 +35,14 @@ from merchantry.tenancy.context import RequestContext
 from merchantry.tenancy.models import ApiKey, ApiKeyKind, Shop, ShopStatus
 from merchantry.tenancy.services import apikey_actor, apikey_authenticate
 
-__all__ = ["PublishableKeyAuth", "SecretKeyAuth", "StaffSessionAuth", "admin_auth", "store_auth"]
+__all__ = [
+    "PublishableKeyAuth",
+    "SecretKeyAuth",
+    "StaffSessionAuth",
+    "admin_auth",
+    "publishable_key_lookup",
+    "store_auth",
+]
 
 SHOP_HEADER = "X-Shop"
 
@@ -106,7 +113,8 @@ _recent_keys: dict[str, tuple[float, ApiKey]] = {}
 _RECENT_KEYS_MAX = 1000
 
 
-def _publishable_key(raw: str) -> ApiKey | None:
+def publishable_key_lookup(raw: str) -> ApiKey | None:
+    """The live publishable key ``raw``, remembered by this process for a few seconds."""
     ttl = getattr(settings, "MERCHANTRY_PUBLISHABLE_KEY_CACHE_SECONDS", 0)
     now = time.monotonic()
     if ttl > 0:
@@ -131,7 +139,7 @@ class PublishableKeyAuth(APIKeyHeader):
     param_name = "X-Publishable-Key"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> RequestContext | None:
-        api_key = _publishable_key(key or "")
+        api_key = publishable_key_lookup(key or "")
         if api_key is None:
             return None
         actor = Actor(

@@ -41,7 +41,7 @@ from merchantry.catalog.schemas_io import MAX_BATCH
 from merchantry.catalog.services import _changed, refresh_price_ranges
 from merchantry.core import audit
 from merchantry.core.actors import Actor
-from merchantry.core.errors import FieldError, ValidationFailed, invalid_field
+from merchantry.core.errors import Conflict, FieldError, ValidationFailed, invalid_field
 from merchantry.tenancy.models import Channel, Shop
 from merchantry.tenancy.permissions import Perm
 
@@ -195,6 +195,12 @@ def _write_batch(
         except ValidationFailed as exc:
             ctx.categories.rollback()
             result.errors = exc.errors
+            continue
+        except Conflict as exc:
+            # The state refuses this item (e.g. inventory keeps a variant whose
+            # stock orders hold): the savepoint undid it, the rest goes on.
+            ctx.categories.rollback()
+            result.errors = [FieldError((), exc.detail, exc.code)]
             continue
         except (IntegrityError, DataError):
             # A race (the same handle or SKU written meanwhile) or a value the

@@ -18,14 +18,27 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 
 from merchantry.core.events import register_commit_listener
 
-__all__ = ["EVENT_PREFIXES", "bump", "cached", "connect", "enabled", "version"]
+__all__ = [
+    "EVENT_PREFIXES",
+    "Entry",
+    "bump",
+    "cacheable",
+    "connect",
+    "enabled",
+    "is_cacheable",
+    "version",
+]
+
+_MARK = "_merchantry_store_cacheable"
 
 EVENT_PREFIXES = ("product.", "category.", "collection.", "attribute.", "inventory.", "channel.")
 
@@ -68,16 +81,37 @@ def connect() -> None:
     register_commit_listener("catalog-cache", _on_commit)
 
 
-def cached(
-    shop_id: int, channel_id: int, name: str, params: Iterable[tuple[str, str]], build: Callable
-) -> bytes:
-    """Return the cached bytes of ``name`` with ``params``, building them once per version."""
-    if not enabled():
-        return build()
-    digest = hashlib.blake2b(repr(sorted(params)).encode(), digest_size=16).hexdigest()
-    key = f"store:{shop_id}:{version(shop_id)}:{channel_id}:{name}:{digest}"
-    body = cache.get(key)
-    if body is None:
-        body = build()
-        cache.set(key, body, timeout=settings.MERCHANTRY_STORE_CACHE_SECONDS)
-    return body
+class Entry:
+    """
+    One cached Store answer: a channel's answer to a path and its parameters.
+
+    The shop's version is read when the entry is made, *before* the answer is
+    built, and the answer is stored under that version.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(
+        self, shop_id: int, channel_id: int, name: str, params: Iterable[tuple[str, object]]
+    ) -> None:
+        digest = hashlib.blake2b(repr(list(params)).encode(), digest_size=16).hexdigest()
+        self.key = f"store:{shop_id}:{version(shop_id)}:{channel_id}:{name}:{digest}"
+
+    def get(self) -> bytes | None:
+        return cache.get(self.key)
+
+    def set(self, body: bytes) -> None:
+        cache.set(self.key, body, timeout=settings.MERCHANTRY_STORE_CACHE_SECONDS)
+
+
+def cacheable(response: HttpResponse) -> HttpResponse:
+    """
+    Mark a Store answer as the same for every shopper of its channel, so the
+    read cache (``merchantry.api.store_cache``) may keep it.
+    """
+    setattr(response, _MARK, True)
+    return response
+
+
+def is_cacheable(response: HttpResponseBase) -> bool:
+    return getattr(response, _MARK, False) and response.status_code == 200

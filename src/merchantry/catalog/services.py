@@ -300,7 +300,8 @@ def variants_generate(*, actor: Actor, shop: Shop, product_id: int) -> list[Prod
                 chosen[slot] = variant
         if doomed:
             gone = ProductVariant.objects.filter(pk__in=doomed)
-            # A deleted variant takes its SKU, prices and stock with it: audited.
+            # A deleted variant takes its SKU and prices with it (inventory writes
+            # its stock off, or refuses while checkouts or orders hold it): audited.
             audit.record(
                 actor,
                 "variant.delete",

@@ -73,11 +73,6 @@ class StoreQuery:
     attributes: tuple[str, ...] = field(default_factory=tuple)
     sort: str | None = None
 
-    def params(self) -> list[tuple[str, str]]:
-        """The query as sorted text pairs: the cache key of its answers."""
-        pairs = [(k, str(v)) for k, v in vars(self).items() if v not in (None, (), "")]
-        return sorted(pairs)
-
 
 def _money(amount: Decimal | None, currency: str, exponent: int) -> dict[str, str] | None:
     if amount is None:

@@ -14,7 +14,14 @@ from typing import Any
 
 import structlog
 
-__all__ = ["bind", "clean_request_id", "current_request_id", "new_request_id", "unbind"]
+__all__ = [
+    "bind",
+    "clean_request_id",
+    "current_actor_key",
+    "current_request_id",
+    "new_request_id",
+    "unbind",
+]
 
 # Callers (load balancers, other services) may send their own id; we keep it
 # only if it is short and made of characters that cannot forge log lines or
@@ -37,6 +44,15 @@ def clean_request_id(raw: str | None) -> str:
 def current_request_id() -> str | None:
     """Return the request id bound to the current context, if any."""
     return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def current_actor_key() -> str | None:
+    """
+    Return the key of the actor bound to the current context (``user:12``),
+    if any: for code reached without an actor passed in (a signal receiver).
+    """
+    value = structlog.contextvars.get_contextvars().get("actor")
+    return str(value) if value else None
 
 
 def bind(**values: Any) -> None:

@@ -9,6 +9,10 @@ Admin screens for inventory.
 - **Stock by variant**: a variant's stock at each location, a form to
   adjust or count it, and its latest movements (the ledger).
 - **Stock movements**: the ledger, read-only.
+- **Products** (the catalog's editor, extended): each variant row shows its
+  stock per location and links to its "Stock by variant" page. Catalog sits
+  below inventory and may not import it, so inventory re-registers the
+  catalog's product admin with a stock-aware variant inline.
 
 Every write goes through :mod:`merchantry.inventory.services`, so the ledger,
 the locks and the events are the same as through the API.
@@ -20,13 +24,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import F, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import TabularInline
 from unfold.decorators import display
 
+from merchantry.catalog.admin import ProductAdmin, VariantInline
+from merchantry.catalog.models import Product, ProductVariant
 from merchantry.inventory import services
 from merchantry.inventory.models import (
     MAX_QUANTITY,
@@ -35,10 +41,22 @@ from merchantry.inventory.models import (
     StockMovement,
     VariantStock,
 )
-from merchantry.tenancy.admin_scope import AdminScope, ServiceModelForm, ShopScopedAdmin
+from merchantry.tenancy.admin_scope import (
+    AdminScope,
+    ServiceModelForm,
+    ShopScopedAdmin,
+    get_admin_scope,
+)
 from merchantry.tenancy.permissions import Perm
 
-__all__ = ["StockLevelAdmin", "StockLocationAdmin", "StockMovementAdmin", "VariantStockAdmin"]
+__all__ = [
+    "StockLevelAdmin",
+    "StockLocationAdmin",
+    "StockMovementAdmin",
+    "StockedProductAdmin",
+    "StockedVariantInline",
+    "VariantStockAdmin",
+]
 
 HISTORY_ROWS = 50
 
@@ -91,6 +109,12 @@ class StockLocationAdmin(ShopScopedAdmin):
     list_filter = ("is_active", "can_ship", "can_pickup")
     search_fields = ("name", "handle", "city")
     readonly_fields = ("created_at", "updated_at")
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        # The ledger's rows RESTRICT their location; rather than list them as
+        # protected, let the service refuse with its advice (deactivate it).
+        deleted, counts, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed, []
 
     def perform_delete(self, request: HttpRequest, scope: AdminScope, obj: StockLocation) -> None:
         actor, shop = scope.current()
@@ -394,7 +418,7 @@ class StockMovementAdmin(ShopScopedAdmin):
     list_display = (
         "created_at",
         "reason",
-        "sku",
+        "sku_label",
         "location",
         "on_hand_delta",
         "reserved_delta",
@@ -403,18 +427,100 @@ class StockMovementAdmin(ShopScopedAdmin):
         "reference",
     )
     list_filter = ("reason", ("location", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("variant__sku", "reference", "note")
-    list_select_related = ("variant", "location")
+    search_fields = ("sku", "reference", "note")
+    list_select_related = ("location",)
     ordering = ("-created_at", "-pk")
     list_per_page = 100
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in StockMovement._meta.fields]
 
-    @display(description="SKU", ordering="variant__sku")
-    def sku(self, obj: StockMovement) -> str:
-        return obj.variant.sku or f"variant {obj.variant_id}"
+    @display(description="SKU", ordering="sku")
+    def sku_label(self, obj: StockMovement) -> str:
+        # The SKU written with the row: it stays when the variant is deleted.
+        if obj.sku:
+            return obj.sku
+        return f"variant {obj.variant_id}" if obj.variant_id else "deleted variant"
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # The link from a variant's stock screen filters by variant.
         return lookup == "variant__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
+# -- stock on the product editor ------------------------------------------------------------
+
+
+class StockedVariantInline(VariantInline):
+    """
+    The catalog's read-only variant rows plus a "Stock" column: on hand and
+    available at each location the variant has stock at, and a link to its
+    "Stock by variant" page to adjust it. The levels of every row come in one
+    prefetch query, whatever the number of variants.
+    """
+
+    fields = (*VariantInline.fields, "stock")
+    readonly_fields = fields
+    verbose_name_plural = (
+        "Variants (edit SKUs, weights and prices with “Variants and prices” above, "
+        "adjust stock with each variant's link)"
+    )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if _may_see_stock(request):
+            return fields
+        return [field for field in fields if field != "stock"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ProductVariant]:
+        queryset = super().get_queryset(request)
+        if not _may_see_stock(request):
+            return queryset
+        levels = StockLevel.objects.select_related("location").order_by(
+            "location__name", "location_id"
+        )
+        return queryset.prefetch_related(
+            Prefetch("stock_levels", queryset=levels, to_attr="levels_shown")
+        )
+
+    @display(description="Stock")
+    def stock(self, obj: ProductVariant) -> str:
+        levels: list[StockLevel] = getattr(obj, "levels_shown", None) or []
+        if levels:
+            shown = format_html_join(
+                "",
+                "<div>{}: {} on hand, {} available</div>",
+                ((level.location.name, level.on_hand, level.available) for level in levels),
+            )
+        else:
+            shown = format_html("<div>{}</div>", "No stock yet")
+        tracking = "" if obj.track_inventory else format_html("<div>{}</div>", "Not tracked")
+        link = reverse("admin:inventory_variantstock_change", args=[obj.pk])
+        return format_html(
+            '{}{}<a class="text-primary-600 dark:text-primary-500" href="{}">Adjust stock</a>',
+            tracking,
+            shown,
+            link,
+        )
+
+
+def _may_see_stock(request: HttpRequest) -> bool:
+    scope = get_admin_scope(request)
+    return scope is not None and (
+        scope.has_perm(Perm.INVENTORY_VIEW) or scope.has_perm(Perm.INVENTORY_MANAGE)
+    )
+
+
+class StockedProductAdmin(ProductAdmin):
+    """The catalog's product editor, with each variant's stock."""
+
+    inlines = tuple(
+        StockedVariantInline if inline is VariantInline else inline
+        for inline in ProductAdmin.inlines
+    )
+
+
+# Importing merchantry.catalog.admin above registered its ProductAdmin (admin
+# autodiscovery also imports catalog first: it is listed before inventory in
+# INSTALLED_APPS); replace it with the stock-aware one.
+admin.site.unregister(Product)
+admin.site.register(Product, StockedProductAdmin)

@@ -380,6 +380,9 @@ class MovementFilters(Schema):
     location_id: str | None = Field(None, max_length=20)
     reason: MovementReason | None = Field(None)
     reference: str | None = Field(None, max_length=255)
+    sku: str | None = Field(
+        None, max_length=64, description="Exact; finds the rows of deleted variants too."
+    )
     since: datetime | None = Field(None, description="At or after (ISO 8601).")
 
 
@@ -399,6 +402,7 @@ def movement_list(
         location_id=_filter_id(filters.location_id),
         reason=filters.reason,
         reference=_clean(filters.reference),
+        sku=_clean(filters.sku),
         since=filters.since,
     )
     return paginate(movements, page, order_by=("-created_at",))

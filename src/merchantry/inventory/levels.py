@@ -284,6 +284,7 @@ class StockBatch:
             StockMovement(
                 shop=self.shop,
                 variant_id=level.variant_id,
+                sku=info.sku,
                 location_id=level.location_id,
                 on_hand_delta=on_hand,
                 reserved_delta=reserved,

@@ -19,6 +19,7 @@ release or a shipment knows exactly which level to give back to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Self
 
 from django.db import models
@@ -256,11 +257,42 @@ class MovementReason(models.TextChoices):
     DEALLOCATE = "deallocate", "Deallocated"
     SHIP = "ship", "Shipped"
     RETURN = "return", "Returned"
+    DELETE = "delete", "Written off (variant deleted)"
 
 
 class AppendOnlyQuerySet(ShopScopedQuerySet):
+    """The ledger's queryset: rows are inserted (with their SKU), never changed or removed."""
+
     def update(self, **kwargs: Any) -> int:
         raise TypeError("The stock ledger is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The stock ledger is append-only.")
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[StockMovement], *args: Any, **kwargs: Any) -> Any:
+        objs = list(objs)
+        _fill_skus(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+def _fill_skus(movements: Iterable[StockMovement]) -> None:
+    """
+    Copy the variant's SKU into movements that do not carry one yet, in one
+    query: the ledger keeps naming what moved after the variant is deleted.
+    """
+    missing = [m for m in movements if m.sku is None and m.variant_id is not None]
+    if not missing:
+        return
+    skus = dict(
+        ProductVariant.objects.filter(pk__in={m.variant_id for m in missing}).values_list(
+            "pk", "sku"
+        )
+    )
+    for movement in missing:
+        movement.sku = skus.get(movement.variant_id)
 
 
 class StockMovement(models.Model):
@@ -270,12 +302,31 @@ class StockMovement(models.Model):
     The deltas are signed; a level's buckets equal the sums of its rows'
     deltas. ``actor`` is who acted (``user:12``, ``apikey:3``, ``system``);
     ``reference`` what it was for (``reservation:41``, ``order:1001``,
-    ``import:2026-05``).
+    ``import:2026-05``); ``sku`` the variant's SKU then, kept when the
+    variant is deleted (``variant`` becomes NULL, the only change a row ever
+    sees).
     """
 
+    # A shop erased wholesale takes its ledger along, with its levels and
+    # locations, so what remains still balances (shops are suspended, not
+    # deleted, in normal operation).
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(ProductVariant, on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey(StockLocation, on_delete=models.CASCADE, related_name="+")
+    # History outlives the variant: inventory writes closing rows when one is
+    # deleted (``merchantry.inventory.variant_removal``), then its rows keep
+    # the SKU below and lose only the link.
+    variant = models.ForeignKey(
+        ProductVariant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sku = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The variant's SKU when the row was written.",
+    )
+    # RESTRICT, not PROTECT: a location with history cannot be deleted on its
+    # own (deactivate it), but deleting its shop still cascades to both.
+    location = models.ForeignKey(StockLocation, on_delete=models.RESTRICT, related_name="+")
     on_hand_delta = models.BigIntegerField(default=0)
     reserved_delta = models.BigIntegerField(default=0)
     allocated_delta = models.BigIntegerField(default=0)
@@ -301,12 +352,17 @@ class StockMovement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reason} {self.variant_id}@{self.location_id}"
+        what = self.sku or (f"variant {self.variant_id}" if self.variant_id else "deleted variant")
+        return f"{self.reason} {what}@{self.location_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("The stock ledger is append-only.")
+        _fill_skus([self])
         super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("The stock ledger is append-only.")
 
 
 class ReservationStatus(models.TextChoices):

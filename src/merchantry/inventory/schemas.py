@@ -135,8 +135,8 @@ class LevelOut(ObjectOut):
     updated_at: datetime
 
     @staticmethod
-    def resolve_variant_id(obj: Any) -> str:
-        return str(obj.variant_id)
+    def resolve_variant_id(obj: Any) -> str | None:
+        return None if obj.variant_id is None else str(obj.variant_id)
 
     @staticmethod
     def resolve_location_id(obj: Any) -> str:
@@ -204,7 +204,8 @@ class BulkSetOut(Schema):
 
 
 class MovementOut(ObjectOut):
-    variant_id: str
+    variant_id: str | None = Field(description="None once the variant was deleted.")
+    sku: str | None = Field(description="The variant's SKU when the row was written.")
     location_id: str
     on_hand_delta: int
     reserved_delta: int
@@ -216,8 +217,8 @@ class MovementOut(ObjectOut):
     created_at: datetime
 
     @staticmethod
-    def resolve_variant_id(obj: Any) -> str:
-        return str(obj.variant_id)
+    def resolve_variant_id(obj: Any) -> str | None:
+        return None if obj.variant_id is None else str(obj.variant_id)
 
     @staticmethod
     def resolve_location_id(obj: Any) -> str:

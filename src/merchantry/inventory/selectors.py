@@ -97,6 +97,7 @@ def movement_list(
     location_id: int | None = None,
     reason: str | None = None,
     reference: str | None = None,
+    sku: str | None = None,
     since: datetime | None = None,
 ) -> QuerySet[StockMovement]:
     """The ledger, filtered; the caller paginates (newest first)."""
@@ -110,6 +111,8 @@ def movement_list(
         movements = movements.filter(reason=reason)
     if reference:
         movements = movements.filter(reference=reference)
+    if sku:
+        movements = movements.filter(sku=sku)
     if since is not None:
         movements = movements.filter(created_at__gte=since)
     return movements

@@ -2,6 +2,11 @@
 The ledger check: every stock level equals the sums of its ledger rows, and
 its ``reserved`` and ``allocated`` buckets equal what the reservation and
 allocation lines hold (``merchantry inventory verify``).
+
+The ledger rows of deleted variants (``variant`` NULL) have no level left to
+match: each deleted variant's rows were closed to zero (reason ``delete``),
+so per shop and location they must sum to zero, and are reported as a
+mismatch with ``variant_id`` None when they do not.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ class Mismatch:
     """One bucket of one level that disagrees with what it should be."""
 
     shop_id: int
-    variant_id: int
+    variant_id: int | None
+    """None for the rows of deleted variants, checked together per location."""
     location_id: int
     bucket: str
     level: int | None
@@ -41,8 +47,9 @@ class Mismatch:
 
     def __str__(self) -> str:
         level = "no level" if self.level is None else f"level {self.level}"
+        variant = "deleted variants" if self.variant_id is None else f"variant {self.variant_id}"
         return (
-            f"shop {self.shop_id} variant {self.variant_id} location {self.location_id}: "
+            f"shop {self.shop_id} {variant} location {self.location_id}: "
             f"{self.bucket} {level}, {self.source} {self.expected}"
         )
 
@@ -56,7 +63,7 @@ def verify_ledger(*, shop: Shop | None = None) -> tuple[int, list[Mismatch]]:
     if shop is not None:
         levels, movements = levels.for_shop(shop), movements.for_shop(shop)
         holds, promises = holds.for_shop(shop), promises.for_shop(shop)
-    sums: dict[tuple[int, int, int], dict[str, int]] = {}
+    sums: dict[tuple[int, int | None, int], dict[str, int]] = {}
     for row in movements.values("shop_id", "variant_id", "location_id").annotate(
         on_hand=Sum("on_hand_delta"),
         reserved=Sum("reserved_delta"),

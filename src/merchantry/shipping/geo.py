@@ -44,10 +44,10 @@ __all__ = [
     "is_subdivision",
     "match_level",
     "normalize_postal_code",
-    "postal_code_breadth",
-    "postal_pattern_breadth",
     "normalize_region",
+    "postal_code_breadth",
     "postal_code_matches",
+    "postal_pattern_breadth",
     "subdivision_ancestors",
     "subdivisions_of",
 ]
