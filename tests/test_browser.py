@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.db import connections
 
 from merchantry.accounts.models import User
 from tests.conftest import chromium_path
@@ -53,7 +54,13 @@ def browser_page():
                 executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
             )
             page = browser.new_page()
-            yield page
+            try:
+                yield page
+            finally:
+                # A test that reads the database while Playwright's loop runs
+                # gets a connection of that context, which the test database's
+                # teardown would find still open: close it here, in its context.
+                connections.close_all()
             browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
