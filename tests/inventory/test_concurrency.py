@@ -331,3 +331,63 @@ def test_pg_a_listing_locked_elsewhere_defers_the_flag_not_the_sale(
     refresh_listings.call(product_ids=[variant.product_id])
     assert ProductChannelListing.objects.get(pk=listing.pk).in_stock is False
     _assert_sound()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "key_in_use",
+    [
+        pytest.param(True, id="locked out of the adjustment"),
+        pytest.param(False, id="locked out of recording the key's first use"),
+    ],
+)
+def test_sqlite_a_writer_locked_out_past_the_timeout_gets_a_503_to_retry(
+    sqlite_only, shop, key_in_use
+) -> None:
+    # given another connection holding SQLite's write lock
+    from django.db import transaction
+    from django.test import Client
+
+    from tests.factories import secret_key
+
+    east = make_location(shop, name="East")
+    [variant] = make_variants(shop, sku="BUSY")
+    stock(variant, east, 5)
+    client = Client(headers={"Authorization": f"Bearer {secret_key(shop)}"})
+    url = f"/api/v1/admin/inventory/variants/{variant.pk}/levels/{east.pk}/adjust"
+    if key_in_use:  # its use is recorded now: the request's only write is the service's
+        assert client.get("/api/v1/admin/inventory/levels").status_code == 200
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        try:
+            with transaction.atomic():
+                StockLevel.objects.filter(variant=variant).update(low_stock_threshold=1)
+                holding.set()
+                done.wait(timeout=30)
+                transaction.set_rollback(True)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert holding.wait(timeout=10)
+    before = (StockLevel.objects.get(variant=variant).on_hand, StockMovement.objects.count())
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 100")  # instead of waiting 20 s
+    try:
+        # when an adjustment cannot get the lock in time
+        response = client.post(url, {"delta": 3}, content_type="application/json")
+    finally:
+        done.set()
+        holder.join(timeout=30)
+
+    # then it is a 503 to retry, not a server error, and nothing was written
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "1"
+    assert "busy" in response.json()["detail"]
+    after = (StockLevel.objects.get(variant=variant).on_hand, StockMovement.objects.count())
+    assert after == before
+    # and once the lock is free, the same request goes through
+    assert client.post(url, {"delta": 3}, content_type="application/json").status_code == 200

@@ -11,13 +11,20 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from merchantry.core.errors import FieldError, MerchantryError, error_response, problem_response
+from merchantry.core.errors import (
+    FieldError,
+    MerchantryError,
+    ServiceUnavailable,
+    error_response,
+    problem_response,
+)
 from merchantry.core.logging import get_logger
 
 __all__ = ["install_problem_handlers"]
@@ -118,9 +125,26 @@ def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+def _on_database_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    # SQLite answers "database is locked" when a writer waited past the busy
+    # timeout for another's transaction: the shop is busy, not broken, and
+    # the same request may go through a moment later.
+    if "locked" not in str(exc).lower():
+        return _on_unexpected(request, exc)
+    logger.warning("database_busy", path=request.path, method=request.method)
+    return _on_merchantry_error(
+        request,
+        ServiceUnavailable(
+            "The shop is busy; try again in a moment.",
+            headers={"Retry-After": "1"},
+        ),
+    )
+
+
 def install_problem_handlers(api: NinjaAPI) -> None:
     """Make ``api`` answer every error with a problem+json response."""
     api.add_exception_handler(Exception, _on_unexpected)
+    api.add_exception_handler(OperationalError, _on_database_error)
     api.add_exception_handler(MerchantryError, _on_merchantry_error)
     api.add_exception_handler(NinjaValidationError, _on_validation_error)
     api.add_exception_handler(HttpError, _on_http_error)
