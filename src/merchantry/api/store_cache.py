@@ -29,7 +29,9 @@ from merchantry.core.context import bind
 
 __all__ = ["StoreReadCacheMiddleware"]
 
-STORE_PREFIX = "/api/v1/store/"
+# The routes whose answers may be cached (their views mark them): other Store
+# reads (a customer's pages, availability) skip the version lookup entirely.
+CACHED_PREFIXES = ("/api/v1/store/products", "/api/v1/store/facets")
 # What the inner middleware would have added to a JSON answer.
 _HIT_HEADERS = {"X-Frame-Options": "DENY"}
 
@@ -43,7 +45,7 @@ class StoreReadCacheMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if (
             request.method != "GET"
-            or not request.path.startswith(STORE_PREFIX)
+            or not request.path.startswith(CACHED_PREFIXES)
             or not read_cache.enabled()
         ):
             return self.get_response(request)
